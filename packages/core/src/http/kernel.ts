@@ -1,0 +1,386 @@
+/**
+ * The framework-neutral HTTP kernel:
+ * `handle({ method, path, query, headers, body }) → { status, headers, body }`.
+ * Every route of the wire contract lives here — routing, auth, the envelope,
+ * error mapping and the operator pages — so an adapter is translation only.
+ *
+ * - Success: `{ "result": …, "next_steps": [...] }`; error:
+ *   `{ "error": { code, message, details? }, "next_steps": [...] }`, with the
+ *   status from the one table in `errors.ts`. Never a stack trace, and never
+ *   HTML from the agent API.
+ * - Pages send the security headers of DESIGN rule 6 on every response,
+ *   error pages included. Only `POST /operator/action` decides.
+ */
+import { ERROR_STATUS, TiergateError, isTiergateError } from '../errors.js';
+import { approvalQuerySchema, issuesOf, operatorDecisionFormSchema, type CapabilitiesResult } from '../schemas/wire.js';
+import type { Account } from '../service/accounts.js';
+import type { CheckResult, GuardContext, Tiergate } from '../service/create-tiergate.js';
+import { openApiDocument } from './openapi.js';
+import { readBody } from './read-body.js';
+import { PAGE_HEADERS, renderDecisionPage, renderErrorPage, renderOperatorPage, renderUpgradePage } from './pages.js';
+
+/** A request as the kernel reads it. Adapters build this from their framework's request. */
+export interface KernelRequest {
+  /** HTTP method, any case. */
+  readonly method: string;
+  /** Path relative to where tiergate is mounted, e.g. `/v1/capabilities`. */
+  readonly path: string;
+  /** Raw query string without `?` (may be empty). */
+  readonly query?: string;
+  /** Headers with lower-case names. */
+  readonly headers: Readonly<Record<string, string | readonly string[] | undefined>>;
+  /**
+   * The body: the raw request stream (any `AsyncIterable` of bytes, such as
+   * Node's `IncomingMessage` — read here only by routes that take a body,
+   * under `maxBodyBytes`), raw bytes (`string` / `Uint8Array`), or a body the
+   * framework already parsed (a plain object), or `undefined`. Raw bodies are
+   * parsed here by content type, so every 400/413/415 has tiergate's format.
+   */
+  readonly body?: unknown;
+  /** Client IP (for the approval audit trail). */
+  readonly ip?: string;
+  /** Aborts long polls when the client goes away. */
+  readonly signal?: AbortSignal;
+}
+
+/** What the adapter writes back. `body` is already serialised. */
+export interface KernelResponse {
+  readonly status: number;
+  readonly headers: Readonly<Record<string, string>>;
+  readonly body: string;
+}
+
+/** The kernel's request handler. */
+export type KernelHandler = (request: KernelRequest) => Promise<KernelResponse>;
+
+const JSON_HEADERS = Object.freeze({ 'content-type': 'application/json; charset=utf-8', 'cache-control': 'no-store', 'x-content-type-options': 'nosniff' });
+
+function header(request: Pick<KernelRequest, 'headers'>, name: string): string | undefined {
+  const value = request.headers[name];
+  return Array.isArray(value) ? (value[0] as string | undefined) : (value as string | undefined);
+}
+
+/** Serialises a success envelope. */
+function success(status: number, result: unknown, nextSteps: readonly string[], extra?: Record<string, string>): KernelResponse {
+  return { status, headers: extra === undefined ? JSON_HEADERS : { ...JSON_HEADERS, ...extra }, body: `{"result":${JSON.stringify(result)},"next_steps":${JSON.stringify(nextSteps)}}` };
+}
+
+/** Serialises an error envelope. */
+export function errorResponse(tiergate: Pick<Tiergate, 'messages'>, code: string, status: number, message: string, details?: unknown, extra?: Record<string, string>): KernelResponse {
+  const error = details === undefined ? { code, message } : { code, message, details };
+  return {
+    status,
+    headers: extra === undefined ? JSON_HEADERS : { ...JSON_HEADERS, ...extra },
+    body: JSON.stringify({ error, next_steps: tiergate.messages.nextSteps.error(code) }),
+  };
+}
+
+const UNAUTHORIZED_HEADERS = { 'www-authenticate': 'Bearer' };
+
+function unauthorized(tiergate: Tiergate): KernelResponse {
+  return errorResponse(tiergate, 'UNAUTHORIZED', 401, tiergate.messages.errors.UNAUTHORIZED, undefined, UNAUTHORIZED_HEADERS);
+}
+
+/** Maps a thrown error to a JSON error response (500 for anything unexpected, logged without request data). */
+function jsonError(tiergate: Tiergate, err: unknown, path: string): KernelResponse {
+  if (isTiergateError(err) && err.code !== 'INTERNAL_ERROR' && err.code !== 'CONFIG_INVALID' && err.code !== 'CONTEXT_UNAVAILABLE' && err.code !== 'TIER_TABLE_INVALID') {
+    const extra: Record<string, string> = {};
+    if (err.retryAfterSeconds !== undefined) extra['retry-after'] = String(err.retryAfterSeconds);
+    if (err.code === 'UNAUTHORIZED') Object.assign(extra, UNAUTHORIZED_HEADERS);
+    if (err.code === 'RATE_LIMITED') {
+      const details = err.details as { limit?: number; reset_seconds?: number } | undefined;
+      if (details?.limit !== undefined) Object.assign(extra, rateLimitHeaders({ limit: details.limit, remaining: 0, resetSeconds: details.reset_seconds ?? 0 }));
+    }
+    return errorResponse(tiergate, err.code, err.status, tiergate.messages.errors[err.code] ?? err.message, err.details, extra);
+  }
+  tiergate.logger.error('request failed', { path, code: isTiergateError(err) ? err.code : undefined, error: err instanceof Error ? err.message : String(err) });
+  return errorResponse(tiergate, 'INTERNAL_ERROR', 500, tiergate.messages.errors.INTERNAL_ERROR);
+}
+
+function page(status: number, html: string, extra?: Record<string, string>): KernelResponse {
+  return { status, headers: extra === undefined ? PAGE_HEADERS : { ...PAGE_HEADERS, ...extra }, body: html };
+}
+
+function pageError(tiergate: Tiergate, err: unknown, path: string): KernelResponse {
+  if (isTiergateError(err) && err.code in ERROR_STATUS && err.status < 500) return page(err.status, renderErrorPage(tiergate.messages, err.code));
+  if (isTiergateError(err, 'STORE_UNAVAILABLE')) return page(503, renderErrorPage(tiergate.messages, err.code), { 'retry-after': String(err.retryAfterSeconds ?? 5) });
+  tiergate.logger.error('page failed', { path, code: isTiergateError(err) ? err.code : undefined, error: err instanceof Error ? err.message : String(err) });
+  return page(500, renderErrorPage(tiergate.messages, 'INTERNAL_ERROR'));
+}
+
+type ParsedBody = { ok: true; value: unknown } | { ok: false; response: KernelResponse };
+
+function contentType(request: KernelRequest): string {
+  return (header(request, 'content-type') ?? '').split(';')[0]?.trim().toLowerCase() ?? '';
+}
+
+// One decoder for every request (stateless between `decode()` calls without `stream`).
+const utf8 = new TextDecoder('utf-8', { fatal: true });
+
+function isStream(body: unknown): body is AsyncIterable<Uint8Array | string> {
+  return typeof body === 'object' && body !== null && !(body instanceof Uint8Array) && typeof (body as AsyncIterable<unknown>)[Symbol.asyncIterator] === 'function';
+}
+
+/**
+ * Reads (a stream) and parses (raw bytes) a body by content type, enforcing
+ * the size limit; pre-parsed objects pass through.
+ */
+async function parseBody(tiergate: Tiergate, request: KernelRequest, accept: 'json' | 'form'): Promise<ParsedBody> {
+  let body = request.body;
+  if (isStream(body)) {
+    try {
+      body = await readBody(body, tiergate.maxBodyBytes);
+    } catch (err) {
+      if (isTiergateError(err, 'PAYLOAD_TOO_LARGE')) return { ok: false, response: errorResponse(tiergate, 'PAYLOAD_TOO_LARGE', 413, tiergate.messages.errors.PAYLOAD_TOO_LARGE) };
+      throw err;
+    }
+  }
+  if (body === undefined || body === null) return { ok: true, value: undefined };
+  if (typeof body !== 'string' && !(body instanceof Uint8Array)) return { ok: true, value: body };
+  const size = typeof body === 'string' ? Buffer.byteLength(body) : body.byteLength;
+  if (size > tiergate.maxBodyBytes) return { ok: false, response: errorResponse(tiergate, 'PAYLOAD_TOO_LARGE', 413, tiergate.messages.errors.PAYLOAD_TOO_LARGE) };
+  let text: string;
+  try {
+    text = typeof body === 'string' ? body : utf8.decode(body);
+  } catch {
+    return { ok: false, response: errorResponse(tiergate, 'INVALID_REQUEST', 400, tiergate.messages.errors.INVALID_REQUEST, [{ path: '(body)', message: 'body is not valid UTF-8' }]) };
+  }
+  if (text.trim() === '') return { ok: true, value: undefined };
+  const type = contentType(request);
+  if (type === 'application/x-www-form-urlencoded' && accept === 'form') return { ok: true, value: Object.fromEntries(new URLSearchParams(text)) };
+  if (type === 'application/json' || type.endsWith('+json') || (type === '' && accept === 'json')) {
+    try {
+      return { ok: true, value: JSON.parse(text) as unknown };
+    } catch {
+      return { ok: false, response: errorResponse(tiergate, 'INVALID_REQUEST', 400, tiergate.messages.errors.INVALID_REQUEST, [{ path: '(body)', message: 'body is not valid JSON' }]) };
+    }
+  }
+  return { ok: false, response: errorResponse(tiergate, 'UNSUPPORTED_MEDIA_TYPE', 415, tiergate.messages.errors.UNSUPPORTED_MEDIA_TYPE) };
+}
+
+/** The origin of a URL, or undefined. */
+function originOf(url: string): string | undefined {
+  try {
+    return new URL(url).origin;
+  } catch {
+    return undefined;
+  }
+}
+
+/** True when a POST comes from our own pages (or a client that sends no Origin, like curl); false for another origin. */
+function sameOrigin(tiergate: Tiergate, request: KernelRequest): boolean {
+  const fetchSite = header(request, 'sec-fetch-site');
+  if (fetchSite === 'cross-site' || fetchSite === 'same-site') return false;
+  const origin = header(request, 'origin');
+  if (origin === undefined) return true;
+  // The pages send `Referrer-Policy: no-referrer`, under which browsers send `Origin: null` with the page's own
+  // form posts; then only Sec-Fetch-Site (which no page can set) tells ours from a sandboxed frame's.
+  if (origin === 'null') return fetchSite === 'same-origin';
+  if (origin === originOf(tiergate.publicUrl())) return true;
+  const host = header(request, 'host');
+  return host !== undefined && (origin === `http://${host}` || origin === `https://${host}`);
+}
+
+const capabilitiesBodies = new WeakMap<CapabilitiesResult, string>();
+
+/** Creates the kernel handler of a tiergate service. */
+export function createHandler(tiergate: Tiergate): KernelHandler {
+  const messages = tiergate.messages;
+  let openApi: { url: string; body: string } | undefined;
+  // The form posts back to where tiergate is mounted (recomputed only when publicUrl changes).
+  let formActionFor: { base: string; action: string } | undefined;
+  const formAction = (): string => {
+    const base = tiergate.publicUrl();
+    if (formActionFor?.base !== base) formActionFor = { base, action: `${new URL(base).pathname.replace(/\/$/, '')}/operator/action` };
+    return formActionFor.action;
+  };
+
+  function capabilitiesNextSteps(result: CapabilitiesResult): readonly string[] {
+    if (result.cannot.length > 0) return messages.nextSteps.capabilitiesBlocked;
+    const tier = tiergate.tiers.tier(result.tier);
+    const next = tier === undefined ? undefined : tiergate.tiers.tiers[tier.rank + 1];
+    return messages.nextSteps.capabilitiesClear(tier?.label ?? result.tier, next?.label);
+  }
+
+  async function withAccount(request: KernelRequest, work: (account: Account) => Promise<KernelResponse>): Promise<KernelResponse> {
+    try {
+      const account = await tiergate.authenticate(header(request, 'authorization'));
+      if (account === null) return unauthorized(tiergate);
+      return await work(account);
+    } catch (err) {
+      return jsonError(tiergate, err, request.path);
+    }
+  }
+
+  function methodNotAllowed(allow: string, html: boolean): KernelResponse {
+    return html
+      ? page(405, renderErrorPage(messages, 'METHOD_NOT_ALLOWED'), { allow })
+      : errorResponse(tiergate, 'METHOD_NOT_ALLOWED', 405, messages.errors.METHOD_NOT_ALLOWED, undefined, { allow });
+  }
+
+  return async function handle(request: KernelRequest): Promise<KernelResponse> {
+    const method = request.method.toUpperCase();
+    const isGet = method === 'GET' || method === 'HEAD';
+    const path = request.path.length > 1 && request.path.endsWith('/') ? request.path.slice(0, -1) : request.path;
+    // Parsed only by the routes that read the query (pages, long polls).
+    let parsedQuery: URLSearchParams | undefined;
+    const query = { get: (name: string): string | null => (parsedQuery ??= new URLSearchParams(request.query ?? '')).get(name) };
+
+    switch (path) {
+      case '/v1/capabilities':
+        if (!isGet) return methodNotAllowed('GET, HEAD', false);
+        return withAccount(request, async (account) => {
+          const result = await tiergate.capabilities(account);
+          let body = capabilitiesBodies.get(result);
+          if (body === undefined) {
+            body = success(200, result, capabilitiesNextSteps(result)).body;
+            capabilitiesBodies.set(result, body);
+          }
+          return { status: 200, headers: JSON_HEADERS, body };
+        });
+
+      case '/v1/account':
+        if (!isGet) return methodNotAllowed('GET, HEAD', false);
+        return withAccount(request, async (account) => success(200, await tiergate.account(account), messages.nextSteps.account));
+
+      case '/v1/upgrade-link':
+        if (method !== 'POST') return methodNotAllowed('POST', false);
+        return withAccount(request, async (account) => {
+          const body = await parseBody(tiergate, request, 'json');
+          if (!body.ok) return body.response;
+          const result = await tiergate.upgradeLink(account, body.value);
+          return success(200, result, messages.nextSteps.upgradeLink(messages.duration(Date.parse(result.expires_at) - tiergate.clock.now())));
+        });
+
+      case '/v1/notify-operator':
+        if (method !== 'POST') return methodNotAllowed('POST', false);
+        return withAccount(request, async (account) => {
+          const body = await parseBody(tiergate, request, 'json');
+          if (!body.ok) return body.response;
+          const { rateLimit, ...result } = await tiergate.notifyOperator(account, body.value);
+          const validFor = messages.duration(Date.parse(result.expires_at) - tiergate.clock.now());
+          const steps = result.request_id === undefined ? messages.nextSteps.notifyOperator(validFor) : messages.nextSteps.approvalRequested(validFor);
+          return success(201, result, steps, rateLimit === undefined ? undefined : rateLimitHeaders(rateLimit));
+        });
+
+      case '/v1/openapi.json': {
+        if (!isGet) return methodNotAllowed('GET, HEAD', false);
+        const url = tiergate.publicUrl();
+        if (openApi?.url !== url) openApi = { url, body: JSON.stringify(openApiDocument(url)) };
+        return { status: 200, headers: { 'content-type': 'application/json; charset=utf-8', 'cache-control': 'public, max-age=300', 'x-content-type-options': 'nosniff' }, body: openApi.body };
+      }
+
+      case '/operator/action':
+        if (isGet) {
+          try {
+            const view = await tiergate.operatorView(query.get('token'), query.get('choice'));
+            return page(200, renderOperatorPage(messages, view, formAction()));
+          } catch (err) {
+            return pageError(tiergate, err, path);
+          }
+        }
+        if (method !== 'POST') return methodNotAllowed('GET, HEAD, POST', true);
+        try {
+          if (!sameOrigin(tiergate, request)) return page(403, renderErrorPage(messages, 'CSRF_REJECTED'));
+          const body = await parseBody(tiergate, request, 'form');
+          if (!body.ok) return page(body.response.status, renderErrorPage(messages, body.response.status === 413 ? 'PAYLOAD_TOO_LARGE' : 'INVALID_REQUEST'));
+          const form = operatorDecisionFormSchema.safeParse(body.value ?? {});
+          if (!form.success) {
+            const missing = issuesOf(form.error).some((i) => i.path === 'form_token');
+            return page(missing ? 403 : 400, renderErrorPage(messages, missing ? 'CSRF_REJECTED' : 'INVALID_REQUEST'));
+          }
+          const userAgent = header(request, 'user-agent');
+          const outcome = await tiergate.decideWithLink({
+            token: form.data.token,
+            formToken: form.data.form_token,
+            decision: form.data.decision,
+            ...(form.data.denial_reason === undefined ? {} : { denialReason: form.data.denial_reason }),
+            ...(form.data.name === undefined ? {} : { name: form.data.name }),
+            ...(request.ip === undefined ? {} : { ip: request.ip }),
+            ...(userAgent === undefined ? {} : { userAgent }),
+          });
+          if (outcome.ok) return page(200, renderDecisionPage(messages, outcome.approval, 'recorded'));
+          return outcome.code === 'APPROVAL_EXPIRED'
+            ? page(410, renderDecisionPage(messages, outcome.approval, 'expired'))
+            : page(409, renderDecisionPage(messages, outcome.approval, 'conflict'));
+        } catch (err) {
+          return pageError(tiergate, err, path);
+        }
+
+      case '/upgrade':
+        if (!isGet) return methodNotAllowed('GET, HEAD', true);
+        try {
+          return page(200, renderUpgradePage(messages, await tiergate.upgradeView(query.get('token'))));
+        } catch (err) {
+          return pageError(tiergate, err, path);
+        }
+
+      default:
+        if (path.startsWith('/v1/approvals/')) {
+          if (!isGet) return methodNotAllowed('GET, HEAD', false);
+          const requestId = decodeSegment(path.slice('/v1/approvals/'.length));
+          return withAccount(request, async (account) => {
+            const parsed = approvalQuerySchema.safeParse({ wait: query.get('wait') ?? undefined });
+            if (!parsed.success) throw new TiergateError('INVALID_REQUEST', messages.errors.INVALID_REQUEST, { details: issuesOf(parsed.error) });
+            const result = await tiergate.getApproval(account, requestId ?? '', {
+              ...(parsed.data.wait === undefined ? {} : { waitSeconds: parsed.data.wait }),
+              ...(request.signal === undefined ? {} : { signal: request.signal }),
+            });
+            return success(200, result, messages.nextSteps.approvalStatus(result.status));
+          });
+        }
+        return errorResponse(tiergate, 'NOT_FOUND', 404, messages.errors.NOT_FOUND);
+    }
+  };
+}
+
+function decodeSegment(segment: string): string | undefined {
+  if (segment.includes('/')) return undefined;
+  try {
+    return decodeURIComponent(segment);
+  } catch {
+    return undefined;
+  }
+}
+
+/** IETF `RateLimit-*` headers. */
+function rateLimitHeaders(info: { limit: number; remaining: number; resetSeconds: number }): Record<string, string> {
+  return { 'ratelimit-limit': String(info.limit), 'ratelimit-remaining': String(info.remaining), 'ratelimit-reset': String(Math.max(0, info.resetSeconds)) };
+}
+
+/** What an adapter's guard gets back: pass to the handler, or write this response. */
+export type GuardResult<A extends string = string> = { readonly ok: true; readonly context: GuardContext<A> } | { readonly ok: false; readonly response: KernelResponse };
+
+/** Options of a guard. */
+export interface GuardOptions {
+  /** Units of a metered action to take atomically with the check (the quota check and increment are one step). */
+  readonly consume?: number;
+}
+
+/**
+ * A guard for the host's own routes: authenticates the `Authorization` header
+ * and checks `action`. Denied → 403 with the reason code and `upgrade_context`
+ * in `error.details` (429 with `Retry-After` for quota reasons); allowed → the
+ * context for the host's handler (account, refund, capabilities, ability).
+ */
+export function createGuard<A extends string>(tiergate: Tiergate, action: A, options: GuardOptions = {}) {
+  return async (headers: KernelRequest['headers']): Promise<GuardResult<A>> => {
+    try {
+      const account = await tiergate.authenticate(header({ headers }, 'authorization'));
+      if (account === null) return { ok: false, response: unauthorized(tiergate) };
+      const result: CheckResult<A> = await tiergate.check(account, action, options);
+      if (result.allowed) return { ok: true, context: result };
+      const retryAfter = result.resetsAt === undefined ? undefined : Math.max(1, Math.ceil((result.resetsAt - tiergate.clock.now()) / 1000));
+      const details = {
+        action: result.action,
+        reason: result.reason,
+        ...(result.resetsAt === undefined ? {} : { resets_at: new Date(result.resetsAt).toISOString() }),
+        upgrade_context: result.upgradeContext,
+      };
+      const status = result.kind === 'quota' ? 429 : 403;
+      return { ok: false, response: errorResponse(tiergate, result.reason, status, result.message, details, retryAfter === undefined ? undefined : { 'retry-after': String(retryAfter) }) };
+    } catch (err) {
+      return { ok: false, response: jsonError(tiergate, err, `guard:${action}`) };
+    }
+  };
+}

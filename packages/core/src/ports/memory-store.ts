@@ -1,0 +1,303 @@
+/**
+ * `memoryStore()`: the embedded default. Everything lives in this process's
+ * memory, so it is for **one process** only (development, tests, a single
+ * instance); state is lost on restart. It meets every guarantee of the
+ * {@link Store} interface within the process: JavaScript runs one callback at
+ * a time, and no method awaits between its read and its write, so each
+ * compare-and-set is atomic.
+ *
+ * Bounded: records are evicted after their `purgeAt` (by `purge()`, which the
+ * service's sweep calls, and opportunistically on every write), and deadline
+ * indexes (heaps) make the sweep and outbox scan cost independent of how many
+ * records are stored.
+ */
+import { randomBytes } from 'node:crypto';
+import { RateLimiterMemory } from 'rate-limiter-flexible';
+import type { ApprovalRecord } from '../approvals/state.js';
+import { TiergateError } from '../errors.js';
+import { MinHeap } from './min-heap.js';
+import { createWaiterRegistry } from './waiter-registry.js';
+import { rateLimiterFrom } from './rate-limit.js';
+import type {
+  AuditEntry,
+  ClaimedMessage,
+  EndpointHealth,
+  NotificationRecord,
+  OutboxMessage,
+  Store,
+} from './store.js';
+
+/** Options of {@link memoryStore}. */
+export interface MemoryStoreOptions {
+  /** How many expired records one write may evict on the side (default 16). */
+  readonly evictPerWrite?: number;
+}
+
+const HEALTHY: EndpointHealth = Object.freeze({ healthy: true, consecutiveFailures: 0, disabledUrls: Object.freeze([]) as readonly string[] });
+
+interface Counter {
+  value: number;
+  expiresAt: number;
+}
+
+type Leased = OutboxMessage & { lease: string | null; leaseUntil: number };
+
+/** Creates an in-process store. See the module documentation for its limits. */
+export function memoryStore(options: MemoryStoreOptions = {}): Store & { readonly size: () => Record<string, number> } {
+  const evictPerWrite = options.evictPerWrite ?? 16;
+  const notifications = new Map<string, NotificationRecord>();
+  const approvals = new Map<string, ApprovalRecord>();
+  const audit = new Map<string, AuditEntry[]>();
+  const outbox = new Map<string, Leased>();
+  const outboxBySubject = new Map<string, string[]>();
+  const counters = new Map<string, Counter>();
+  const health = new Map<string, EndpointHealth>();
+  const waiters = createWaiterRegistry();
+  const limiters = new Map<string, RateLimiterMemory>();
+
+  const pendingByDeadline = new MinHeap(); // approvals: (expiresAt, id)
+  const outboxDue = new MinHeap(); // (availableAt, id)
+  const purgeIndex = new MinHeap(); // (purgeAt, 'n:'|'a:'|'o:'|'c:' + id)
+
+  function availableAt(message: Leased): number {
+    return Math.max(message.nextAttemptAt, message.leaseUntil);
+  }
+
+  function evict(now: number, limit: number): number {
+    let removed = 0;
+    while (removed < limit && purgeIndex.peekAt() <= now) {
+      const { at, id } = purgeIndex.pop() as { at: number; id: string };
+      const kind = id.slice(0, 2);
+      const key = id.slice(2);
+      if (kind === 'n:') {
+        if (notifications.get(key)?.purgeAt === at) notifications.delete(key);
+      } else if (kind === 'a:') {
+        if (approvals.get(key)?.purgeAt === at) {
+          approvals.delete(key);
+          audit.delete(key);
+        }
+      } else if (kind === 'o:') {
+        const message = outbox.get(key);
+        if (message !== undefined && message.purgeAt === at && message.state !== 'pending') {
+          outbox.delete(key);
+          const siblings = outboxBySubject.get(message.subjectId);
+          if (siblings !== undefined) {
+            const rest = siblings.filter((s) => s !== key);
+            if (rest.length === 0) outboxBySubject.delete(message.subjectId);
+            else outboxBySubject.set(message.subjectId, rest);
+          }
+        } else if (message !== undefined && message.state === 'pending') {
+          // Still undelivered: keep it, look again a day later.
+          purgeIndex.push(at + 86_400_000, id);
+        }
+      } else if (kind === 'c:') {
+        if (counters.get(key)?.expiresAt === at) counters.delete(key);
+      }
+      removed += 1;
+    }
+    return removed;
+  }
+
+  function addOutbox(message: OutboxMessage): void {
+    const leased: Leased = { ...message, lease: null, leaseUntil: 0 };
+    outbox.set(message.id, leased);
+    const siblings = outboxBySubject.get(message.subjectId);
+    if (siblings === undefined) outboxBySubject.set(message.subjectId, [message.id]);
+    else siblings.push(message.id);
+    if (message.state === 'pending') outboxDue.push(availableAt(leased), message.id);
+    purgeIndex.push(message.purgeAt, `o:${message.id}`);
+  }
+
+  function publicMessage(message: Leased): OutboxMessage {
+    const { lease: _lease, leaseUntil: _until, ...rest } = message;
+    return rest;
+  }
+
+  const counterKey = (accountId: string, action: string, windowKey: string): string => `${accountId}\u0000${action}\u0000${windowKey}`;
+
+  return {
+    kind: 'memory',
+
+    size: () => ({
+      notifications: notifications.size,
+      approvals: approvals.size,
+      outbox: outbox.size,
+      counters: counters.size,
+      purgeIndex: purgeIndex.size,
+    }),
+
+    async createNotification({ notification, approval, audit: entry, outbox: messages }) {
+      if (notifications.has(notification.id)) throw new TiergateError('INTERNAL_ERROR', `duplicate notification id ${notification.id}`);
+      if (approval !== undefined && approvals.has(approval.id)) throw new TiergateError('INTERNAL_ERROR', `duplicate approval id ${approval.id}`);
+      for (const m of messages) if (outbox.has(m.id)) throw new TiergateError('INTERNAL_ERROR', `duplicate outbox id ${m.id}`);
+      evict(notification.createdAt, evictPerWrite);
+      notifications.set(notification.id, Object.freeze({ ...notification }));
+      purgeIndex.push(notification.purgeAt, `n:${notification.id}`);
+      if (approval !== undefined) {
+        approvals.set(approval.id, Object.freeze({ ...approval }));
+        if (approval.status === 'pending') pendingByDeadline.push(approval.expiresAt, approval.id);
+        purgeIndex.push(approval.purgeAt, `a:${approval.id}`);
+        audit.set(approval.id, entry === undefined ? [] : [Object.freeze({ ...entry })]);
+      }
+      for (const m of messages) addOutbox(m);
+    },
+
+    async getNotification(id) {
+      return notifications.get(id) ?? null;
+    },
+
+    async getApproval(id) {
+      return approvals.get(id) ?? null;
+    },
+
+    async transitionApproval({ id, patch, audit: entry, outbox: messages }) {
+      const current = approvals.get(id);
+      if (current === undefined || current.status !== 'pending') return { ok: false, approval: current ?? null };
+      const next: ApprovalRecord = Object.freeze({ ...current, ...patch });
+      approvals.set(id, next);
+      const trail = audit.get(id);
+      if (trail === undefined) audit.set(id, [Object.freeze({ ...entry })]);
+      else trail.push(Object.freeze({ ...entry }));
+      for (const m of messages) addOutbox(m);
+      waiters.wake(id);
+      return { ok: true, approval: next };
+    },
+
+    async dueApprovals(now, limit) {
+      const due: ApprovalRecord[] = [];
+      const keep: { at: number; id: string }[] = [];
+      while (due.length < limit && pendingByDeadline.peekAt() <= now) {
+        const entry = pendingByDeadline.pop() as { at: number; id: string };
+        const approval = approvals.get(entry.id);
+        if (approval === undefined || approval.status !== 'pending') continue; // decided or purged: drop
+        due.push(approval);
+        keep.push(entry);
+      }
+      // Still pending until the caller's compare-and-set: keep them indexed.
+      for (const entry of keep) pendingByDeadline.push(entry.at, entry.id);
+      return due;
+    },
+
+    async listAudit(approvalId) {
+      return [...(audit.get(approvalId) ?? [])];
+    },
+
+    async claimOutbox(now, limit, leaseMs) {
+      const claimed: ClaimedMessage[] = [];
+      while (claimed.length < limit && outboxDue.peekAt() <= now) {
+        const { at, id } = outboxDue.pop() as { at: number; id: string };
+        const message = outbox.get(id);
+        if (message === undefined || message.state !== 'pending' || availableAt(message) !== at) continue; // stale index entry
+        const lease = randomBytes(9).toString('base64url');
+        const leased: Leased = { ...message, lease, leaseUntil: now + leaseMs };
+        outbox.set(id, leased);
+        outboxDue.push(availableAt(leased), id);
+        claimed.push({ ...publicMessage(leased), lease });
+      }
+      return claimed;
+    },
+
+    async settleOutbox(id, lease, settlement) {
+      const message = outbox.get(id);
+      if (message === undefined || message.lease !== lease || message.state !== 'pending') return false;
+      const next: Leased =
+        settlement.state === 'pending'
+          ? { ...message, state: 'pending', attempts: settlement.attempts, nextAttemptAt: settlement.nextAttemptAt, lastError: settlement.lastError, lease: null, leaseUntil: 0 }
+          : settlement.state === 'dead'
+            ? { ...message, state: 'dead', attempts: settlement.attempts, lastError: settlement.lastError, lease: null, leaseUntil: 0 }
+            : { ...message, state: 'delivered', attempts: settlement.attempts, lastError: null, lease: null, leaseUntil: 0 };
+      outbox.set(id, next);
+      if (next.state === 'pending') outboxDue.push(availableAt(next), id);
+      return true;
+    },
+
+    async listOutbox(subjectId) {
+      return (outboxBySubject.get(subjectId) ?? []).map((id) => publicMessage(outbox.get(id) as Leased));
+    },
+
+    async consumeQuota({ accountId, action, amount, windows }) {
+      // One key and one lookup per window (this runs on every guarded request).
+      const keys: string[] = [];
+      const found: (Counter | undefined)[] = [];
+      const used: number[] = [];
+      let exceeded = -1;
+      for (let i = 0; i < windows.length; i += 1) {
+        const w = windows[i] as (typeof windows)[number];
+        const key = counterKey(accountId, action, w.key);
+        const c = counters.get(key);
+        keys.push(key);
+        found.push(c);
+        used.push(c === undefined ? 0 : c.value);
+        if (exceeded === -1 && (used[i] as number) + amount > w.limit) exceeded = i;
+      }
+      if (exceeded !== -1) return { ok: false, used, exceeded };
+      for (let i = 0; i < windows.length; i += 1) {
+        const value = (used[i] as number) + amount;
+        const key = keys[i] as string;
+        // (Looked up again only when absent, in case two windows share a key.)
+        const existing = found[i] ?? counters.get(key);
+        used[i] = value;
+        if (existing === undefined) {
+          const w = windows[i] as (typeof windows)[number];
+          counters.set(key, { value, expiresAt: w.expiresAt });
+          purgeIndex.push(w.expiresAt, `c:${key}`);
+        } else existing.value = value;
+      }
+      return { ok: true, used };
+    },
+
+    async refundQuota({ accountId, action, amount, windowKeys }) {
+      for (const windowKey of windowKeys) {
+        const c = counters.get(counterKey(accountId, action, windowKey));
+        if (c !== undefined) c.value = Math.max(0, c.value - amount);
+      }
+    },
+
+    async readAccountState(accountId, actions, [dayKey, monthKey]) {
+      const usage: Record<string, readonly [number, number]> = {};
+      for (const action of actions) {
+        usage[action] = [counters.get(counterKey(accountId, action, dayKey))?.value ?? 0, counters.get(counterKey(accountId, action, monthKey))?.value ?? 0];
+      }
+      return { usage, health: health.get(accountId) ?? HEALTHY };
+    },
+
+    async recordDelivery(accountId, outcome, url, threshold) {
+      const current = health.get(accountId) ?? HEALTHY;
+      let next: EndpointHealth;
+      if (outcome === 'success') next = { healthy: true, consecutiveFailures: 0, disabledUrls: current.disabledUrls };
+      else if (outcome === 'gone') {
+        next = {
+          healthy: false,
+          consecutiveFailures: current.consecutiveFailures + 1,
+          disabledUrls: current.disabledUrls.includes(url) ? current.disabledUrls : [...current.disabledUrls, url],
+        };
+      } else {
+        const failures = current.consecutiveFailures + 1;
+        next = { healthy: current.healthy && failures < threshold, consecutiveFailures: failures, disabledUrls: current.disabledUrls };
+      }
+      next = Object.freeze({ ...next, disabledUrls: Object.freeze([...next.disabledUrls]) });
+      health.set(accountId, next);
+      return next;
+    },
+
+    rateLimiter({ keyPrefix, points, durationSeconds }) {
+      // Limiters with the same prefix share buckets, as they would on a shared backend.
+      const name = `${keyPrefix}\u0000${points}\u0000${durationSeconds}`;
+      let limiter = limiters.get(name);
+      if (limiter === undefined) {
+        limiter = new RateLimiterMemory({ keyPrefix, points, duration: durationSeconds });
+        limiters.set(name, limiter);
+      }
+      return rateLimiterFrom(limiter, points);
+    },
+
+    async waitForApproval(id, timeoutMs, signal) {
+      if (approvals.get(id)?.status !== 'pending') return;
+      await waiters.add(id, timeoutMs, signal).ended;
+    },
+
+    async purge(now, limit) {
+      return evict(now, limit * 4);
+    },
+  };
+}

@@ -1,0 +1,127 @@
+/**
+ * Context encryption at rest: JWE `dir` + `A256GCM` with the keyring's
+ * context key. The record id is the JWE's additional authenticated data and is
+ * not stored with the ciphertext, so a ciphertext copied onto another record
+ * fails to decrypt instead of showing another record's context.
+ *
+ * Stored form: `<protected>.<iv>.<ciphertext>.<tag>` (base64url; the protected
+ * header carries `kid`) — the parts of a flattened JWE (RFC 7516), whose AAD
+ * is `ASCII(protected || '.' || BASE64URL(recordId))`, so any JOSE library
+ * (jose's `flattenedDecrypt`) opens it. The AES-GCM runs through `node:crypto`
+ * on the calling thread: Web Crypto's per-call overhead (~30 µs) was most of
+ * the cost of sealing a context.
+ *
+ * An operator page is typically fetched several times (mail scanners, chat
+ * unfurlers, the operator, a reload after deciding), so the plaintext of the
+ * last few opened contexts is kept in process memory (bounded, keyed by the
+ * record id and the exact sealed text, whose random nonce makes it unique);
+ * each caller still gets a freshly parsed value. Nothing decrypted is ever
+ * written back to the store.
+ */
+import { createCipheriv, createDecipheriv } from 'node:crypto';
+import { TiergateError } from '../errors.js';
+import type { Keyring } from './keyring.js';
+import { randomBuffer } from './random-id.js';
+
+const decoder = new TextDecoder('utf-8', { fatal: true });
+const BASE64URL = /^[A-Za-z0-9_-]+$/;
+const IV_BYTES = 12;
+const TAG_BYTES = 16;
+// Encoded protected headers per key id, and key ids per encoded header (a handful of strings each).
+const headers = new Map<string, string>();
+const kidsByHeader = new Map<string, string | null>();
+// Plaintexts of recently opened contexts, per keyring; the oldest entry goes first.
+const openedBy = new WeakMap<Keyring, Map<string, string>>();
+const MAX_OPENED = 256;
+
+function unavailable(cause?: unknown): TiergateError<'CONTEXT_UNAVAILABLE'> {
+  return new TiergateError('CONTEXT_UNAVAILABLE', 'The stored context could not be decrypted.', { cause });
+}
+
+function protectedHeader(kid: string): string {
+  let header = headers.get(kid);
+  if (header === undefined) {
+    header = Buffer.from(JSON.stringify({ alg: 'dir', enc: 'A256GCM', kid })).toString('base64url');
+    if (headers.size > 64) headers.clear();
+    headers.set(kid, header);
+  }
+  return header;
+}
+
+function additionalData(header: string, recordId: string): Buffer {
+  return Buffer.from(`${header}.${Buffer.from(recordId).toString('base64url')}`, 'ascii');
+}
+
+/** Encrypts JSON-serialisable `value`, bound to `recordId`. */
+export async function sealContext(keyring: Keyring, value: unknown, recordId: string): Promise<string> {
+  const key = await keyring.contextKey();
+  if (key === undefined) throw new TiergateError('CONFIG_INVALID', 'No context encryption key.');
+  const header = protectedHeader(key.kid);
+  const iv = randomBuffer(IV_BYTES);
+  const cipher = createCipheriv('aes-256-gcm', key.secret, iv, { authTagLength: TAG_BYTES });
+  cipher.setAAD(additionalData(header, recordId));
+  const body = cipher.update(JSON.stringify(value), 'utf8');
+  const rest = cipher.final(); // empty for GCM, a stream mode
+  const ciphertext = rest.length === 0 ? body : Buffer.concat([body, rest]);
+  return `${header}.${iv.toString('base64url')}.${ciphertext.toString('base64url')}.${cipher.getAuthTag().toString('base64url')}`;
+}
+
+/** The key id of a protected header that sealContext could have written, or `null`. */
+function kidOf(header: string): string | null {
+  let kid = kidsByHeader.get(header);
+  if (kid !== undefined) return kid;
+  let fields: unknown;
+  try {
+    fields = JSON.parse(Buffer.from(header, 'base64url').toString('utf8')) as unknown;
+  } catch (cause) {
+    throw unavailable(cause);
+  }
+  if (typeof fields !== 'object' || fields === null) throw unavailable();
+  const { alg, enc, kid: named } = fields as Record<string, unknown>;
+  // Only what sealContext writes: no other algorithm is ever tried.
+  kid = alg === 'dir' && enc === 'A256GCM' && typeof named === 'string' ? named : null;
+  if (kidsByHeader.size > 64) kidsByHeader.clear();
+  kidsByHeader.set(header, kid);
+  return kid;
+}
+
+/**
+ * Decrypts a sealed context of `recordId`. A flipped byte, another record's
+ * ciphertext or an unknown key id throw `CONTEXT_UNAVAILABLE` — never garbage.
+ */
+export async function openContext(keyring: Keyring, sealed: string, recordId: string): Promise<unknown> {
+  const parts = typeof sealed === 'string' ? sealed.split('.') : [];
+  if (parts.length !== 4 || !parts.every((part) => BASE64URL.test(part))) throw unavailable();
+  const [header, iv, ciphertext, tag] = parts as [string, string, string, string];
+  const kid = kidOf(header);
+  if (kid === null) throw unavailable();
+  const key = await keyring.contextKey(kid);
+  if (key === undefined) throw unavailable();
+  // Per keyring: another keyring (or a removed key) must still fail to open it.
+  const cacheKey = `${key.kid}\u0000${recordId}\u0000${sealed}`;
+  const known = openedBy.get(keyring)?.get(cacheKey);
+  if (known !== undefined) return JSON.parse(known) as unknown;
+  const ivBytes = Buffer.from(iv, 'base64url');
+  const tagBytes = Buffer.from(tag, 'base64url');
+  if (ivBytes.length !== IV_BYTES || tagBytes.length !== TAG_BYTES) throw unavailable();
+  try {
+    const decipher = createDecipheriv('aes-256-gcm', key.secret, ivBytes, { authTagLength: TAG_BYTES });
+    decipher.setAAD(additionalData(header, recordId));
+    decipher.setAuthTag(tagBytes);
+    const plaintext = decoder.decode(Buffer.concat([decipher.update(Buffer.from(ciphertext, 'base64url')), decipher.final()]));
+    const value = JSON.parse(plaintext) as unknown;
+    let opened = openedBy.get(keyring);
+    if (opened === undefined) {
+      opened = new Map();
+      openedBy.set(keyring, opened);
+    }
+    if (opened.size >= MAX_OPENED) {
+      const oldest = opened.keys().next().value;
+      if (oldest !== undefined) opened.delete(oldest);
+    }
+    opened.set(cacheKey, plaintext);
+    return value;
+  } catch (cause) {
+    throw unavailable(cause);
+  }
+}

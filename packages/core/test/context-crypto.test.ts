@@ -1,0 +1,61 @@
+import { describe, expect, it } from 'vitest';
+import { createKeyring, isTiergateError, openContext, sealContext } from '@tiergate/core';
+
+const keyring = createKeyring({ secrets: ['k'.repeat(32)] });
+
+async function codeOf(promise: Promise<unknown>): Promise<string> {
+  try {
+    await promise;
+    return 'OK';
+  } catch (err) {
+    if (isTiergateError(err)) return err.code;
+    throw err;
+  }
+}
+
+describe('context encryption at rest', () => {
+  const context = { recipient: 'user@example.com', nested: { n: [1, 2, 3] }, text: 'héllo ✓' };
+
+  it('round-trips and never stores plaintext', async () => {
+    const sealed = await sealContext(keyring, context, 'not_1');
+    expect(sealed).not.toContain('user@example.com');
+    expect(sealed.split('.')).toHaveLength(4);
+    expect(await openContext(keyring, sealed, 'not_1')).toEqual(context);
+  });
+
+  it('a ciphertext moved to another record does not decrypt', async () => {
+    const sealed = await sealContext(keyring, context, 'not_1');
+    expect(await codeOf(openContext(keyring, sealed, 'not_2'))).toBe('CONTEXT_UNAVAILABLE');
+  });
+
+  it('a flipped byte anywhere is CONTEXT_UNAVAILABLE, never garbage', async () => {
+    const sealed = await sealContext(keyring, context, 'not_1');
+    for (let i = 0; i < sealed.length; i += 7) {
+      if (sealed[i] === '.') continue;
+      const flipped = sealed.slice(0, i) + (sealed[i] === 'A' ? 'B' : 'A') + sealed.slice(i + 1);
+      if (flipped === sealed) continue;
+      const outcome = await codeOf(openContext(keyring, flipped, 'not_1'));
+      // base64url padding bits can make a flip a no-op on the decoded bytes; then it must decrypt to the same value.
+      if (outcome === 'OK') expect(await openContext(keyring, flipped, 'not_1')).toEqual(context);
+      else expect(outcome).toBe('CONTEXT_UNAVAILABLE');
+    }
+  });
+
+  it('an unknown key id or another keyring is CONTEXT_UNAVAILABLE', async () => {
+    const sealed = await sealContext(keyring, context, 'not_1');
+    expect(await codeOf(openContext(createKeyring({ secrets: ['z'.repeat(32)] }), sealed, 'not_1'))).toBe('CONTEXT_UNAVAILABLE');
+    const [header, ...rest] = sealed.split('.');
+    const renamed = Buffer.from(JSON.stringify({ ...JSON.parse(Buffer.from(header as string, 'base64url').toString()), kid: 'ghost' })).toString('base64url');
+    expect(await codeOf(openContext(keyring, [renamed, ...rest].join('.'), 'not_1'))).toBe('CONTEXT_UNAVAILABLE');
+  });
+
+  it('garbage is CONTEXT_UNAVAILABLE', async () => {
+    for (const bad of ['', 'a.b.c.d', 'x', 'a.b.c.d.e']) expect(await codeOf(openContext(keyring, bad, 'not_1'))).toBe('CONTEXT_UNAVAILABLE');
+  });
+
+  it('a rotated keyring still opens contexts sealed with the previous key', async () => {
+    const sealed = await sealContext(keyring, context, 'not_1');
+    const rotated = createKeyring({ secrets: ['n'.repeat(32), 'k'.repeat(32)] });
+    expect(await openContext(rotated, sealed, 'not_1')).toEqual(context);
+  });
+});
