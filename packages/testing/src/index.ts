@@ -1,0 +1,28 @@
+/**
+ * `@tiergate/testing`: conformance suites for stores and HTTP adapters, vitest
+ * matchers for policy tests, a fake clock and an approval simulator.
+ *
+ * @packageDocumentation
+ */
+export { createFakeClock, parseDuration, type FakeClock } from './fake-clock.js';
+export { runStoreConformance, type StoreConformanceOptions, type StoreUnderTest } from './store-conformance.js';
+export { runAdapterConformance, type AdapterConformanceOptions, type ConformanceServer, type MakeConformanceServer } from './adapter-conformance.js';
+export {
+  formatCapabilities,
+  setupTiergateMatchers,
+  tiergateMatchers,
+  type ActionIn,
+  type CapabilitiesLike,
+  type ReasonIn,
+  type TiergateMatchers,
+} from './matchers.js';
+export {
+  createTestTiergate,
+  type CapturedCallback,
+  type TestAccount,
+  type TestAccountInput,
+  type TestApprovalRequest,
+  type TestTiergate,
+  type TestTiergateOptions,
+} from './test-tiergate.js';
+export { serviceUrl } from './services.js';
