@@ -1,0 +1,114 @@
+/**
+ * `@tiergate/express`: tiergate's routes as an Express router, and
+ * `requireCapability()` guard middleware for the host's own routes.
+ *
+ * Translation only: every decision is made by `@tiergate/core`'s kernel
+ * (`createHandler`) and guard (`createGuard`); this file turns an Express
+ * request into a `KernelRequest` and a `KernelResponse` into bytes.
+ *
+ * @packageDocumentation
+ */
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import express from 'express';
+import {
+  createGuard,
+  createHandler,
+  disconnectSignal,
+  type GuardContext,
+  type GuardOptions,
+  type KernelResponse,
+  type Tiergate,
+} from '@tiergate/core';
+
+declare global {
+  // eslint-disable-next-line @typescript-eslint/no-namespace
+  namespace Express {
+    interface Request {
+      /** Set by `requireCapability()` when the request is allowed: the account, the decision, `refund()`, `capabilities()`, `ability()`. */
+      tiergate?: GuardContext;
+    }
+  }
+}
+
+/** The parts of an Express request the adapter reads. */
+export interface TiergateExpressRequest extends IncomingMessage {
+  /** Path relative to the router's mount point (Express sets it). */
+  readonly path: string;
+  readonly ip?: string | undefined;
+  /** A body a host parser (`express.json()`, `express.urlencoded()`, …) already produced. */
+  readonly body?: unknown;
+  tiergate?: GuardContext;
+}
+
+/** Express's `next`. */
+export type NextFunction = (err?: unknown) => void;
+
+/** Writes a kernel response (already serialised) as it is: no ETag, no re-encoding. */
+function send(res: ServerResponse, response: KernelResponse): void {
+  res.writeHead(response.status, response.headers);
+  res.end(response.body);
+}
+
+
+/**
+ * An Express router serving every route of tiergate's wire contract (agent
+ * API, operator pages, OpenAPI document) relative to where it is mounted.
+ * It owns every path under its mount point (an unknown one gets tiergate's
+ * JSON 404), so mount it at a path of its own — or at the root after the
+ * host's own routes. `publicUrl` must point at the mount point.
+ *
+ * @example
+ * import express from 'express';
+ * import { tiergateRouter } from '@tiergate/express';
+ *
+ * const app = express();
+ * app.use('/tiergate', tiergateRouter(tiergate)); // publicUrl: 'https://api.example.com/tiergate'
+ */
+export function tiergateRouter(tiergate: Tiergate): express.Router {
+  const handle = createHandler(tiergate);
+  const router = express.Router();
+  router.use((req: TiergateExpressRequest, res: ServerResponse, next: NextFunction) => {
+    void (async () => {
+      const url = req.url ?? '/';
+      const queryAt = url.indexOf('?');
+      const response = await handle({
+        method: req.method ?? 'GET',
+        path: req.path,
+        query: queryAt === -1 ? '' : url.slice(queryAt + 1),
+        headers: req.headers,
+        // What a host body parser produced if one already consumed the stream, else the stream itself (the kernel reads and parses it).
+        body: req.readableEnded ? req.body : req,
+        ...(req.ip === undefined ? {} : { ip: req.ip }),
+        signal: disconnectSignal(res),
+      });
+      send(res, response);
+    })().catch(next);
+  });
+  return router;
+}
+
+/**
+ * Guard middleware for the host's own routes: authenticates the
+ * `Authorization: Bearer` key and checks `action` (with `consume`, atomically
+ * takes quota). Allowed → `req.tiergate` is set and `next()` runs; denied →
+ * tiergate's response is written (401, 403 with the reason code and
+ * `details.upgrade_context`, 429 with `Retry-After`, 503 when the store is
+ * down — never allowed by default: it fails closed).
+ *
+ * @example
+ * app.post('/v1/messages/send', requireCapability(tiergate, 'send_messages', { consume: 1 }), (req, res) => {
+ *   res.json({ sent: true, account: req.tiergate?.account.id });
+ * });
+ */
+export function requireCapability(tiergate: Tiergate, action: string, options: GuardOptions = {}) {
+  const guard = createGuard(tiergate, action, options);
+  return (req: IncomingMessage & { tiergate?: GuardContext }, res: ServerResponse, next: NextFunction): void => {
+    guard(req.headers).then((result) => {
+      if (!result.ok) return send(res, result.response);
+      req.tiergate = result.context;
+      next();
+    }, next);
+  };
+}
+
+export type { GuardContext, GuardOptions } from '@tiergate/core';

@@ -1,0 +1,32 @@
+import http from 'node:http';
+import type { AddressInfo } from 'node:net';
+import express from 'express';
+import type { Tiergate } from '@tiergate/core';
+import { requireCapability, tiergateRouter } from '@tiergate/express';
+import { runAdapterConformance, type ConformanceServer } from '@tiergate/testing';
+
+/** A real Express app with tiergate under `prefix` and the suite's two guarded host routes. */
+async function startExpressServer(tiergate: Tiergate, { prefix }: { prefix: string }): Promise<ConformanceServer> {
+  const app = express();
+  app.post('/host/send', requireCapability(tiergate, 'send_messages', { consume: 1 }), (req, res) => {
+    res.json({ account: req.tiergate?.account.id, consumed: req.tiergate?.consumed });
+  });
+  app.get('/host/inboxes', requireCapability(tiergate, 'create_inboxes'), async (req, res) => {
+    const context = req.tiergate;
+    if (context === undefined) throw new Error('the guard did not set req.tiergate');
+    res.json({ account: context.account.id, can_send: (await context.ability()).can('send_messages'), tier: (await context.capabilities()).tier });
+  });
+  app.use(prefix, tiergateRouter(tiergate));
+  const server = http.createServer(app);
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  return {
+    url: `http://127.0.0.1:${(server.address() as AddressInfo).port}`,
+    close: () =>
+      new Promise((resolve) => {
+        server.closeAllConnections();
+        server.close(() => resolve());
+      }),
+  };
+}
+
+runAdapterConformance('express', startExpressServer);

@@ -1,0 +1,132 @@
+/**
+ * `@tiergate/koa`: Koa middleware serving tiergate's routes under a prefix,
+ * plus `requireCapability()` guard middleware for the host's own routes.
+ *
+ * Translation only: every decision is made by `@tiergate/core`'s kernel
+ * (`createHandler`) and guard (`createGuard`); this file turns a Koa context
+ * into a `KernelRequest` and a `KernelResponse` into `ctx.status/body`.
+ *
+ * @packageDocumentation
+ */
+import type { IncomingHttpHeaders, IncomingMessage, ServerResponse } from 'node:http';
+import type {} from 'koa';
+import {
+  createGuard,
+  createHandler,
+  disconnectSignal,
+  type GuardContext,
+  type GuardOptions,
+  type KernelResponse,
+  type Tiergate,
+} from '@tiergate/core';
+
+declare module 'koa' {
+  interface DefaultState {
+    /** Set by `requireCapability()` when the request is allowed: the account, the decision, `refund()`, `capabilities()`, `ability()`. */
+    tiergate?: GuardContext;
+  }
+}
+
+/** The parts of a Koa context the middleware reads and writes. */
+export interface TiergateKoaContext {
+  readonly method: string;
+  /** Request path, not decoded. */
+  readonly path: string;
+  /** Raw query string without `?`. */
+  readonly querystring: string;
+  readonly headers: IncomingHttpHeaders;
+  readonly ip: string;
+  readonly req: IncomingMessage;
+  readonly res: ServerResponse;
+  /** Koa's request; a host body parser may have put `body` on it. */
+  readonly request: object;
+  status: number;
+  body: unknown;
+  set(fields: Readonly<Record<string, string>>): void;
+}
+
+/** A Koa context with the state `requireCapability` writes. */
+export interface TiergateKoaGuardContext {
+  readonly headers: IncomingHttpHeaders;
+  readonly state: { tiergate?: GuardContext };
+  status: number;
+  body: unknown;
+  set(fields: Readonly<Record<string, string>>): void;
+}
+
+/** Koa's `next`. */
+export type Next = () => Promise<unknown>;
+
+/** Options of {@link tiergateMiddleware}. */
+export interface TiergateMiddlewareOptions {
+  /**
+   * Where tiergate's routes live, e.g. `/tiergate`; `''` (or `/`) is the root,
+   * where the middleware answers every path (mount it after the host's
+   * routes then). `publicUrl` must point here.
+   */
+  readonly prefix: string;
+}
+
+function send(ctx: Pick<TiergateKoaContext, 'status' | 'body' | 'set'>, response: KernelResponse): void {
+  ctx.status = response.status;
+  // Headers first: Koa keeps an explicit Content-Type when the body is set.
+  ctx.set(response.headers);
+  ctx.body = response.body;
+}
+
+
+/**
+ * Koa middleware serving every route of tiergate's wire contract (agent API,
+ * operator pages, OpenAPI document) under `prefix`; other paths go to
+ * `next()`.
+ *
+ * @example
+ * import Koa from 'koa';
+ * import { tiergateMiddleware } from '@tiergate/koa';
+ *
+ * const app = new Koa();
+ * app.use(tiergateMiddleware(tiergate, { prefix: '/tiergate' })); // publicUrl: 'https://api.example.com/tiergate'
+ */
+export function tiergateMiddleware(tiergate: Tiergate, options: TiergateMiddlewareOptions) {
+  const handle = createHandler(tiergate);
+  const prefix = options.prefix.replace(/\/+$/, '');
+  return async function tiergateRoutes(ctx: TiergateKoaContext, next: Next): Promise<unknown> {
+    if (ctx.path !== prefix && !ctx.path.startsWith(`${prefix}/`)) return next();
+    const response = await handle({
+      method: ctx.method,
+      path: ctx.path.slice(prefix.length) || '/',
+      query: ctx.querystring,
+      headers: ctx.headers,
+      // What a host body parser put on ctx.request.body if one consumed the stream, else the stream (the kernel reads it).
+      body: ctx.req.readableEnded ? (ctx.request as { body?: unknown }).body : ctx.req,
+      ip: ctx.ip,
+      signal: disconnectSignal(ctx.res),
+    });
+    return send(ctx, response);
+  };
+}
+
+/**
+ * Guard middleware for the host's own routes: authenticates the
+ * `Authorization: Bearer` key and checks `action` (with `consume`, atomically
+ * takes quota). Allowed → `ctx.state.tiergate` is set and `next()` runs;
+ * denied → tiergate's response is set (401, 403 with the reason code and
+ * `details.upgrade_context`, 429 with `Retry-After`, 503 when the store is
+ * down — it fails closed).
+ *
+ * @example
+ * router.post('/v1/messages/send', requireCapability(tiergate, 'send_messages', { consume: 1 }), (ctx) => {
+ *   ctx.body = { sent: true, account: ctx.state.tiergate?.account.id };
+ * });
+ */
+export function requireCapability(tiergate: Tiergate, action: string, options: GuardOptions = {}) {
+  const guard = createGuard(tiergate, action, options);
+  return async function tiergateGuard(ctx: TiergateKoaGuardContext, next: Next): Promise<unknown> {
+    const result = await guard(ctx.headers);
+    if (!result.ok) return send(ctx, result.response);
+    ctx.state.tiergate = result.context;
+    return next();
+  };
+}
+
+export type { GuardContext, GuardOptions } from '@tiergate/core';

@@ -1,0 +1,41 @@
+import http from 'node:http';
+import type { AddressInfo } from 'node:net';
+import Koa from 'koa';
+import type { Tiergate } from '@tiergate/core';
+import { requireCapability, tiergateMiddleware } from '@tiergate/koa';
+import { runAdapterConformance, type ConformanceServer } from '@tiergate/testing';
+
+/** A real Koa app with tiergate under `prefix` and the suite's two guarded host routes (no router package: plain middleware). */
+async function startKoaServer(tiergate: Tiergate, { prefix }: { prefix: string }): Promise<ConformanceServer> {
+  const app = new Koa();
+  const send = requireCapability(tiergate, 'send_messages', { consume: 1 });
+  const inboxes = requireCapability(tiergate, 'create_inboxes');
+  app.use(tiergateMiddleware(tiergate, { prefix }));
+  app.use(async (ctx, next) => {
+    if (ctx.method === 'POST' && ctx.path === '/host/send') {
+      return send(ctx, async () => {
+        ctx.body = { account: ctx.state.tiergate?.account.id, consumed: ctx.state.tiergate?.consumed };
+      });
+    }
+    if (ctx.method === 'GET' && ctx.path === '/host/inboxes') {
+      return inboxes(ctx, async () => {
+        const context = ctx.state.tiergate;
+        if (context === undefined) throw new Error('the guard did not set ctx.state.tiergate');
+        ctx.body = { account: context.account.id, can_send: (await context.ability()).can('send_messages'), tier: (await context.capabilities()).tier };
+      });
+    }
+    return next();
+  });
+  const server = http.createServer(app.callback());
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  return {
+    url: `http://127.0.0.1:${(server.address() as AddressInfo).port}`,
+    close: () =>
+      new Promise((resolve) => {
+        server.closeAllConnections();
+        server.close(() => resolve());
+      }),
+  };
+}
+
+runAdapterConformance('koa', startKoaServer);
