@@ -1,0 +1,241 @@
+import { randomBytes } from 'node:crypto';
+import pg from 'pg';
+import { afterEach, describe, expect, it } from 'vitest';
+import { apiKeyAuthenticator, createTiergate, type Account, type ApprovalRecord, type NotificationRecord, type OutboxMessage } from '@tiergate/core';
+import { createFakeClock } from '@tiergate/testing';
+import { postgresStore, type PostgresStore } from '@tiergate/postgres';
+import { databaseUrl, openStore, reportMissingDatabase, unreachableStore } from './test-database.js';
+import { startTcpProxy } from './tcp-proxy.js';
+
+reportMissingDatabase('faults.test.ts');
+
+const T0 = Date.parse('2026-01-15T12:00:00.000Z');
+const FAR = T0 + 365 * 86_400_000;
+const hex = (): string => randomBytes(8).toString('hex');
+
+const cleanups: (() => Promise<unknown>)[] = [];
+afterEach(async () => {
+  while (cleanups.length > 0) await cleanups.pop()?.();
+});
+
+/** `'resolved'`, or the code of the rejection (anything without a code is reported as such). */
+async function outcomeOf(promise: Promise<unknown>): Promise<string> {
+  try {
+    await promise;
+    return 'resolved';
+  } catch (err) {
+    const code = (err as { code?: unknown }).code;
+    return typeof code === 'string' ? code : `untyped: ${String(err)}`;
+  }
+}
+
+function records(): { notification: NotificationRecord; approval: ApprovalRecord; message: OutboxMessage } {
+  const approvalId = `apr_${hex()}`;
+  const notification: NotificationRecord = {
+    id: `not_${hex()}`,
+    accountId: 'acc_faults',
+    issue: 'Approve the bulk send',
+    actionLabel: 'Review Request',
+    sealedContext: `v1.${hex()}`,
+    approvalId,
+    linkId: `lnk_${hex()}`,
+    account: { tier: 'free', status: 'active', operatorEmail: null, customDomains: null },
+    createdAt: T0,
+    expiresAt: FAR,
+    purgeAt: FAR,
+  };
+  const approval: ApprovalRecord = {
+    id: approvalId,
+    accountId: 'acc_faults',
+    notificationId: notification.id,
+    action: 'bulk_send',
+    reason: 'many recipients',
+    urgency: 'high',
+    callbackUrl: null,
+    sealedSecret: null,
+    status: 'pending',
+    createdAt: T0,
+    expiresAt: FAR,
+    decidedAt: null,
+    decidedBy: null,
+    denialReason: null,
+    purgeAt: FAR,
+  };
+  const message: OutboxMessage = {
+    id: `msg_${hex()}`,
+    accountId: 'acc_faults',
+    topic: 'notifier',
+    type: 'operator.notification',
+    subjectId: notification.id,
+    target: 'email',
+    state: 'pending',
+    attempts: 0,
+    nextAttemptAt: T0,
+    createdAt: T0,
+    lastError: null,
+    purgeAt: FAR,
+  };
+  return { notification, approval, message };
+}
+
+const create = (store: PostgresStore, r: ReturnType<typeof records>) =>
+  store.createNotification({
+    notification: r.notification,
+    approval: r.approval,
+    audit: { approvalId: r.approval.id, at: T0, event: 'created', actor: 'agent', ip: null, userAgent: null },
+    outbox: [r.message],
+  });
+
+const approve = (store: PostgresStore, approvalId: string, messageId: string) =>
+  store.transitionApproval({
+    id: approvalId,
+    patch: { status: 'approved', decidedAt: T0 + 1, decidedBy: 'ops@example.com', denialReason: null },
+    audit: { approvalId, at: T0 + 1, event: 'approved', actor: 'ops@example.com', ip: null, userAgent: null },
+    outbox: [{ ...records().message, id: messageId, topic: 'callback', type: 'approval.granted', subjectId: approvalId, nextAttemptAt: FAR }],
+  });
+
+describe.skipIf(databaseUrl === undefined)('PostgreSQL faults', { timeout: 60_000 }, () => {
+  it('rejects migrate() with STORE_UNAVAILABLE when the database cannot be reached', async () => {
+    const { store, cleanup } = await unreachableStore();
+    cleanups.push(cleanup);
+    expect(await outcomeOf(store.migrate())).toBe('STORE_UNAVAILABLE');
+  });
+
+  it('survives its connections being killed mid-run: each call succeeds or fails with STORE_UNAVAILABLE, nothing is half-written, and the same store works afterwards', async () => {
+    const appName = `tg_kill_${hex()}`;
+    const { store, cleanup } = await openStore({}, { max: 4, application_name: appName });
+    cleanups.push(cleanup);
+    const admin = new pg.Client({ connectionString: databaseUrl });
+    await admin.connect();
+    cleanups.push(() => admin.end());
+    const kill = async (): Promise<number> => {
+      const { rows } = await admin.query(`SELECT count(*) FILTER (WHERE pg_terminate_backend(pid)) AS n FROM pg_stat_activity WHERE application_name = $1`, [appName]);
+      return Number(rows[0].n);
+    };
+
+    const created: ReturnType<typeof records>[] = [];
+    const transitions: { approvalId: string; messageId: string }[] = [];
+    const limiter = store.rateLimiter({ keyPrefix: `tg-kill-${hex()}`, points: 1_000, durationSeconds: 3600 });
+    const quotaAccount = `acc_${hex()}`;
+    const windows = [
+      { key: 'd2026-01-15', limit: 1_000_000, expiresAt: FAR },
+      { key: 'm2026-01', limit: 1_000_000, expiresAt: FAR },
+    ];
+    const outcomes: string[] = [];
+    let killed = 0;
+    for (let round = 0; round < 10; round += 1) {
+      const undecided = created.filter((r) => !transitions.some((t) => t.approvalId === r.approval.id));
+      const batch: Promise<string>[] = [];
+      for (let i = 0; i < 36; i += 1) {
+        const kind = i % 9;
+        if (kind === 0 || kind === 1) {
+          const r = records();
+          created.push(r);
+          batch.push(outcomeOf(create(store, r)));
+        } else if (kind === 2) {
+          const target = undecided.pop();
+          if (target !== undefined) {
+            const t = { approvalId: target.approval.id, messageId: `msg_${hex()}` };
+            transitions.push(t);
+            batch.push(outcomeOf(approve(store, t.approvalId, t.messageId)));
+          }
+        } else if (kind === 3) batch.push(outcomeOf(store.consumeQuota({ accountId: quotaAccount, action: 'send_messages', amount: 1, windows })));
+        else if (kind === 4) batch.push(outcomeOf(store.claimOutbox(T0, 4, 60_000)));
+        else if (kind === 5) batch.push(outcomeOf(limiter.consume(quotaAccount)));
+        else if (kind === 6) batch.push(outcomeOf(store.readAccountState(quotaAccount, ['send_messages'], ['d2026-01-15', 'm2026-01'])));
+        else if (kind === 7) batch.push(outcomeOf(store.waitForApproval(created[0]?.approval.id ?? 'apr_none', 20)));
+        else batch.push(outcomeOf(store.dueApprovals(T0, 10)));
+      }
+      // Let the batch get onto the wire, then cut its connections.
+      await new Promise<void>((resolve) => setImmediate(resolve));
+      killed += await kill();
+      outcomes.push(...(await Promise.all(batch)));
+    }
+    expect(killed).toBeGreaterThan(0);
+    expect(outcomes.filter((o) => o !== 'resolved' && o !== 'STORE_UNAVAILABLE')).toEqual([]);
+    expect(outcomes.filter((o) => o === 'STORE_UNAVAILABLE').length).toBeGreaterThan(0);
+
+    // The same store, without a restart, works again…
+    const fresh = records();
+    await create(store, fresh);
+    expect(await store.getNotification(fresh.notification.id)).toEqual(fresh.notification);
+    const waiting = store.waitForApproval(fresh.approval.id, 600_000);
+    expect((await approve(store, fresh.approval.id, `msg_${hex()}`)).ok).toBe(true);
+    await waiting;
+    expect((await limiter.consume(quotaAccount)).allowed).toBe(true);
+
+    // …and nothing was half-written: each create and each decision is all there or not at all.
+    for (const r of created) {
+      const parts = [
+        (await store.getNotification(r.notification.id)) !== null,
+        (await store.getApproval(r.approval.id)) !== null,
+        (await store.listAudit(r.approval.id)).some((e) => e.event === 'created'),
+        (await store.listOutbox(r.notification.id)).length === 1,
+      ];
+      expect(new Set(parts).size, `create ${r.notification.id}: ${parts.join(',')}`).toBe(1);
+    }
+    for (const t of transitions) {
+      const parts = [
+        (await store.getApproval(t.approvalId))?.status === 'approved',
+        (await store.listAudit(t.approvalId)).some((e) => e.event === 'approved'),
+        (await store.listOutbox(t.approvalId)).some((m) => m.id === t.messageId),
+      ];
+      expect(new Set(parts).size, `transition ${t.approvalId}: ${parts.join(',')}`).toBe(1);
+    }
+    const usage = (await store.readAccountState(quotaAccount, ['send_messages'], ['d2026-01-15', 'm2026-01'])).usage['send_messages'];
+    expect(usage?.[0]).toBe(usage?.[1]);
+  });
+
+  describe('through the service', () => {
+    const account: Account = { id: 'acc_free', tier: 'free' };
+
+    async function setup() {
+      const target = new URL(databaseUrl as string);
+      const proxy = await startTcpProxy(target.hostname, Number(target.port || 5432));
+      cleanups.push(() => proxy.close());
+      const viaProxy = new URL(databaseUrl as string);
+      viaProxy.hostname = '127.0.0.1';
+      viaProxy.port = String(proxy.port);
+      const opened = await openStore({}, { connectionString: viaProxy.toString(), max: 4, connectionTimeoutMillis: 2_000 });
+      cleanups.push(opened.cleanup);
+      const tiergate = createTiergate({
+        authenticate: apiKeyAuthenticator([{ apiKey: 'key_free', account }]),
+        secret: 'x'.repeat(32),
+        publicUrl: 'https://api.example.com/tg',
+        clock: createFakeClock(),
+        store: opened.store,
+      });
+      cleanups.push(() => tiergate.stop());
+      return { proxy, tiergate, ...opened };
+    }
+
+    it('answers STORE_UNAVAILABLE while the pool cannot reach PostgreSQL, and keeps no rate-limit point', async () => {
+      const { proxy, tiergate } = await setup();
+      proxy.cut();
+      for (let i = 0; i < 3; i += 1) expect(await outcomeOf(tiergate.notifyOperator(account, { issue: 'Sending requires a paid tier' }))).toBe('STORE_UNAVAILABLE');
+      proxy.heal();
+      // The limit is 10 per hour: all 10 are still available, the 11th is refused.
+      for (let i = 0; i < 10; i += 1) expect(await outcomeOf(tiergate.notifyOperator(account, { issue: `after recovery ${i}` }))).toBe('resolved');
+      expect(await outcomeOf(tiergate.notifyOperator(account, { issue: 'one too many' }))).toBe('RATE_LIMITED');
+    });
+
+    it('gives the rate-limit point back when the write fails after the limiter passed', async () => {
+      const { tiergate, pool, schema } = await setup();
+      // The limiter's table works, the notifications table does not: the limiter consumes, the write fails.
+      await pool.query(`ALTER TABLE "${schema}".notifications RENAME TO notifications_away`);
+      for (let i = 0; i < 3; i += 1) expect(await outcomeOf(tiergate.notifyOperator(account, { issue: 'Sending requires a paid tier' }))).toBe('STORE_UNAVAILABLE');
+      await pool.query(`ALTER TABLE "${schema}".notifications_away RENAME TO notifications`);
+      for (let i = 0; i < 10; i += 1) expect(await outcomeOf(tiergate.notifyOperator(account, { issue: `after recovery ${i}` }))).toBe('resolved');
+      expect(await outcomeOf(tiergate.notifyOperator(account, { issue: 'one too many' }))).toBe('RATE_LIMITED');
+    });
+  });
+});
+
+// The store is also usable with the pool's own defaults (no schema given → "tiergate").
+describe('postgresStore options', () => {
+  it('defaults the schema to "tiergate"', () => {
+    const pool = new pg.Pool({ max: 1 });
+    cleanups.push(() => pool.end());
+    expect(postgresStore({ pool }).schema).toBe('tiergate');
+  });
+});
