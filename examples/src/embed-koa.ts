@@ -1,0 +1,185 @@
+/**
+ * Embedding tiergate into an existing Koa app. The app keeps its own
+ * routes (`/health`, `/v1/messages`, `/billing`) and its own user table (API
+ * key hashes and a `plan` column); tiergate is mounted under `/agent`, reads
+ * accounts from that table, and guards the app's own send route.
+ *
+ * ```sh
+ * PORT=3000 npx tsx examples/src/embed-koa.ts
+ * curl -X POST -H "Authorization: Bearer app_key_hobby_0b5e1c7a9d3f" -H "Content-Type: application/json" \
+ *   -d '{"to":"a@example.com","subject":"Hi","text":"Hello"}' http://127.0.0.1:3000/v1/messages   # 403 SEND_REQUIRES_PAID
+ * curl -H "Authorization: Bearer app_key_hobby_0b5e1c7a9d3f" http://127.0.0.1:3000/agent/v1/capabilities
+ * ```
+ */
+import { createHash, randomBytes, timingSafeEqual } from 'node:crypto';
+import http from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { pathToFileURL } from 'node:url';
+import Koa from 'koa';
+import { createTiergate, type Account, type Tiergate } from '@tiergate/core';
+import { requireCapability, tiergateMiddleware } from '@tiergate/koa';
+
+// ----------------------------------------------------------------- the app's own data
+
+/** The app's billing plans, and the tiergate tier each one maps to. */
+const TIER_OF_PLAN = { hobby: 'free', starter: 'developer', scale: 'growth' } as const;
+
+/** A row of the app's `users` table: it stores a hash of the API key, never the key. */
+interface User {
+  readonly id: string;
+  readonly email: string;
+  readonly plan: keyof typeof TIER_OF_PLAN;
+  readonly apiKeySha256: Buffer;
+  /** Signs approval callbacks to this user's agents. */
+  readonly webhookSecret: string;
+}
+
+/** The demo users' API keys (a real app shows a key once, at creation). */
+export const DEMO_KEYS = {
+  hobby: 'app_key_hobby_0b5e1c7a9d3f',
+  starter: 'app_key_starter_6a2d8f4c1e9b',
+  scale: 'app_key_scale_3f7b9e1d5c2a',
+} as const;
+
+const sha256 = (value: string): Buffer => createHash('sha256').update(value).digest();
+
+const users: readonly User[] = [
+  { id: 'usr_ada', email: 'ada@example.com', plan: 'hobby', apiKeySha256: sha256(DEMO_KEYS.hobby), webhookSecret: 'whsec_YWRhLWV4YW1wbGUtd2ViaG9vay1zZWNyZXQ=' },
+  { id: 'usr_grace', email: 'grace@example.com', plan: 'starter', apiKeySha256: sha256(DEMO_KEYS.starter), webhookSecret: 'whsec_Z3JhY2UtZXhhbXBsZS13ZWJob29rLXNlY3JldA==' },
+  { id: 'usr_linus', email: 'linus@example.com', plan: 'scale', apiKeySha256: sha256(DEMO_KEYS.scale), webhookSecret: 'whsec_bGludXMtZXhhbXBsZS13ZWJob29rLXNlY3JldA==' },
+];
+
+/** The app's own key lookup: hash, then compare in constant time. */
+function findUserByApiKey(apiKey: string): User | undefined {
+  const hash = sha256(apiKey);
+  return users.find((user) => timingSafeEqual(user.apiKeySha256, hash));
+}
+
+/** What tiergate needs to know about a user. */
+function accountOf(user: User): Account {
+  return { id: user.id, tier: TIER_OF_PLAN[user.plan], operatorEmail: user.email, webhookSecret: user.webhookSecret };
+}
+
+// ----------------------------------------------------------------------------- the app
+
+/** The app's own JSON body reading (a body-parser middleware would do this); `undefined` if not JSON. */
+async function readJson(req: http.IncomingMessage): Promise<unknown> {
+  const chunks: Buffer[] = [];
+  let size = 0;
+  for await (const chunk of req) {
+    size += (chunk as Buffer).byteLength;
+    if (size > 64 * 1024) return undefined;
+    chunks.push(chunk as Buffer);
+  }
+  try {
+    return JSON.parse(Buffer.concat(chunks).toString('utf8')) as unknown;
+  } catch {
+    return undefined;
+  }
+}
+
+/** A running instance of the app. */
+export interface EmbeddedApp {
+  /** `http://127.0.0.1:<port>` */
+  readonly url: string;
+  /** The tiergate service mounted under `/agent`. */
+  readonly tiergate: Tiergate;
+  /** Stops listening and stops tiergate's background work. */
+  close(): Promise<void>;
+}
+
+/**
+ * Starts the app on `port` (0 = any) with tiergate under `/agent`. Operator
+ * links point at `PUBLIC_URL` + `/agent` when that variable is set, else at
+ * the listen URL.
+ */
+export async function start(port = 3000): Promise<EmbeddedApp> {
+  /** The app's own messages table. */
+  const messages: { id: string; userId: string; to: string; subject: string; text: string }[] = [];
+  let base = '';
+  const tiergate = createTiergate({
+    authenticate: (apiKey) => {
+      const user = findUserByApiKey(apiKey);
+      return user === undefined ? null : accountOf(user);
+    },
+    findAccount: (id) => {
+      const user = users.find((u) => u.id === id);
+      return user === undefined ? null : accountOf(user);
+    },
+    secret: process.env['TIERGATE_SECRET'] ?? randomBytes(32).toString('base64url'),
+    publicUrl: () => `${base}/agent`,
+    links: { checkoutUrl: (_account, tier) => `${base}/billing?plan=${tier === 'developer' ? 'starter' : 'scale'}` },
+  });
+
+  const app = new Koa();
+  const guardSend = requireCapability(tiergate, 'send_messages', { consume: 1 });
+
+  // tiergate answers everything under /agent and passes every other path on.
+  app.use(tiergateMiddleware(tiergate, { prefix: '/agent' }));
+
+  // The app's own routes (a router would do the same; Koa has none built in).
+  app.use(async (ctx, next) => {
+    if (ctx.method === 'GET' && ctx.path === '/health') {
+      ctx.body = { status: 'ok' };
+      return;
+    }
+    if (ctx.method === 'GET' && ctx.path === '/billing') {
+      ctx.type = 'text/plain';
+      ctx.body = `Checkout for the ${typeof ctx.query['plan'] === 'string' ? ctx.query['plan'] : 'starter'} plan`;
+      return;
+    }
+    if (ctx.method === 'GET' && ctx.path === '/v1/messages') {
+      // The app's own auth (no tiergate involved).
+      const user = findUserByApiKey((ctx.get('authorization') ?? '').replace(/^Bearer /i, ''));
+      if (user === undefined) {
+        ctx.status = 401;
+        ctx.body = { error: 'unauthorized' };
+        return;
+      }
+      ctx.body = { messages: messages.filter((m) => m.userId === user.id) };
+      return;
+    }
+    if (ctx.method === 'POST' && ctx.path === '/v1/messages') {
+      // Guarded by tiergate: plan and daily/monthly quota checked, one unit taken atomically.
+      await guardSend(ctx, async () => {
+        const body = (await readJson(ctx.req)) as { to?: unknown; subject?: unknown; text?: unknown } | undefined;
+        if (typeof body?.to !== 'string' || typeof body.subject !== 'string' || typeof body.text !== 'string') {
+          await ctx.state.tiergate?.refund(); // nothing was sent: give the unit back
+          ctx.status = 400;
+          ctx.body = { error: 'to, subject and text are required' };
+          return;
+        }
+        const message = { id: `msg_${messages.length + 1}`, userId: ctx.state.tiergate?.account.id ?? '', to: body.to, subject: body.subject, text: body.text };
+        messages.push(message);
+        ctx.status = 201;
+        ctx.body = { id: message.id, status: 'queued' };
+      });
+      return;
+    }
+    await next();
+  });
+
+  const server = http.createServer(app.callback());
+  await new Promise<void>((resolve) => server.listen(port, '127.0.0.1', resolve));
+  const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+  base = (process.env['PUBLIC_URL'] ?? url).replace(/\/+$/, '');
+  tiergate.start();
+  return {
+    url,
+    tiergate,
+    async close() {
+      server.closeAllConnections();
+      await new Promise<void>((resolve) => server.close(() => resolve()));
+      await tiergate.stop();
+    },
+  };
+}
+
+if (process.argv[1] !== undefined && import.meta.url === pathToFileURL(process.argv[1]).href) {
+  const running = await start(Number(process.env['PORT'] ?? 3000));
+  console.log(`listening on ${running.url} (tiergate under ${running.url}/agent)`);
+  for (const [plan, key] of Object.entries(DEMO_KEYS)) console.log(`  ${plan} user: ${key}`);
+  const stop = () => void running.close().then(() => process.exit(0));
+  process.on('SIGINT', stop);
+  process.on('SIGTERM', stop);
+}
