@@ -1,0 +1,108 @@
+// HTTP load with autocannon as a library (in this process; the server runs in a child).
+import autocannon from 'autocannon';
+import { median } from './stats.mjs';
+
+export const CONNECTIONS = 50;
+
+/**
+ * Options of one route: `method`, `path`, `headers`, `body`; `keys` gives each
+ * connection its own `Authorization` (one agent per connection); `paths`
+ * cycles each connection through several URLs; `bodies` sends each body once
+ * (with `amount`, for one-shot requests such as decisions).
+ */
+function autocannonOptions(server, route, run) {
+  const headers = { ...(route.headers ?? {}) };
+  const options = {
+    url: server.url,
+    connections: CONNECTIONS,
+    pipelining: 1,
+    method: route.method ?? 'GET',
+    headers,
+    ...(route.body === undefined ? {} : { body: route.body }),
+    ...(run.amount === undefined ? { duration: run.seconds } : { amount: run.amount }),
+  };
+  if (route.paths !== undefined) {
+    options.requests = route.paths.map((path) => ({ method: options.method, path, headers }));
+  } else if (route.bodies !== undefined) {
+    let next = 0;
+    const bodies = route.bodies;
+    options.requests = [
+      {
+        method: options.method,
+        path: route.path,
+        headers,
+        setupRequest: (request) => ({ ...request, body: bodies[Math.min(next++, bodies.length - 1)] }),
+      },
+    ];
+  } else {
+    options.requests = [{ method: options.method, path: route.path, headers, ...(route.body === undefined ? {} : { body: route.body }) }];
+  }
+  if (route.keys !== undefined) {
+    let client = 0;
+    const keys = route.keys;
+    options.setupClient = (c) => {
+      if (route.paths === undefined && route.bodies === undefined) c.setHeaders({ ...headers, authorization: keys[client++ % keys.length] });
+    };
+  }
+  return options;
+}
+
+/** One autocannon run against `route`, with the server's CPU time over it. */
+export async function loadOnce(server, route, run) {
+  const before = await server.cpu();
+  const result = await autocannon(autocannonOptions(server, route, run));
+  const after = await server.cpu();
+  const seconds = (new Date(result.finish).getTime() - new Date(result.start).getTime()) / 1000;
+  const ok = result['2xx'];
+  const serverCpuMs = (after.cpuMicros - before.cpuMicros) / 1000;
+  return {
+    rps: ok / seconds,
+    p50: result.latency.p50,
+    p99: result.latency.p99,
+    requests: result.requests.total,
+    ok,
+    failed: result.non2xx + result.errors + result.timeouts,
+    cpuPerRequestUs: (serverCpuMs * 1000) / Math.max(1, result.requests.total),
+    serverCpuShare: serverCpuMs / (after.at - before.at),
+    gcPerRequestUs: ((after.gcMs - before.gcMs) * 1000) / Math.max(1, result.requests.total),
+  };
+}
+
+/** Median of several runs of one route. `failed` is the sum over the runs. */
+export function summarize(samples) {
+  return {
+    rps: median(samples.map((s) => s.rps)),
+    p50: median(samples.map((s) => s.p50)),
+    p99: median(samples.map((s) => s.p99)),
+    cpuPerRequestUs: median(samples.map((s) => s.cpuPerRequestUs)),
+    serverCpuShare: median(samples.map((s) => s.serverCpuShare)),
+    gcPerRequestUs: median(samples.map((s) => s.gcPerRequestUs)),
+    failed: samples.reduce((n, s) => n + s.failed, 0),
+    requests: samples.reduce((n, s) => n + s.requests, 0),
+    runs: samples.length,
+  };
+}
+
+/**
+ * Measures routes side by side: warms every route up once, then runs the
+ * repetitions interleaved (route A, B, C, A, B, C, …) so that drift of a
+ * shared machine hits every route alike. Returns summaries by route name.
+ */
+export async function measureRoutes(server, routes, { warmupSeconds, seconds, reps }) {
+  for (const route of Object.values(routes)) {
+    if (route.oneShot) continue;
+    await loadOnce(server, route, { seconds: warmupSeconds });
+  }
+  const samples = Object.fromEntries(Object.keys(routes).map((name) => [name, []]));
+  for (let r = 0; r < reps; r += 1) {
+    for (const [name, route] of Object.entries(routes)) {
+      if (route.oneShot) {
+        const bodies = await route.prepare();
+        samples[name].push(await loadOnce(server, { ...route, bodies }, { amount: bodies.length }));
+      } else {
+        samples[name].push(await loadOnce(server, route, { seconds }));
+      }
+    }
+  }
+  return Object.fromEntries(Object.entries(samples).map(([name, list]) => [name, summarize(list)]));
+}

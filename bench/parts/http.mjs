@@ -1,0 +1,125 @@
+// Part 2: HTTP on Fastify, Koa and Express — tiergate's routes against a bare
+// JSON GET and POST served by the same framework in the same process.
+import { measureRoutes } from '../lib/load.mjs';
+import { startServer } from '../lib/server-process.mjs';
+import { fmt, int } from '../lib/stats.mjs';
+
+/** The notify-operator body (and the bare POST's, so both parse the same bytes). */
+export const NOTIFY_BODY = JSON.stringify({
+  issue: 'I need to send a receipt to a customer, but this account is on the free tier.',
+  action_label: 'Upgrade to send',
+  context: { customer_id: 'cus_123', attempted_action: 'send_messages', recipients: 1, reason: 'SEND_REQUIRES_PAID' },
+});
+const JSON_HEADERS = { 'content-type': 'application/json' };
+
+/** Fails loudly when a route does not answer as the benchmark assumes. */
+export async function checkRoute(server, { method = 'GET', path, headers = {}, body, keys }, expectStatus, check) {
+  const response = await fetch(`${server.url}${path}`, {
+    method,
+    headers: { ...headers, ...(keys === undefined ? {} : { authorization: keys[0] }) },
+    ...(body === undefined ? {} : { body }),
+  });
+  const text = await response.text();
+  if (response.status !== expectStatus) throw new Error(`${method} ${path}: expected ${expectStatus}, got ${response.status}: ${text.slice(0, 300)}`);
+  if (check !== undefined) check(text);
+}
+
+/** The routes of part 2 for one server. */
+export function appRoutes(server) {
+  const keys = server.keys.free;
+  return {
+    'bare GET': { path: '/bench/get', keys },
+    'bare GET, 3.2 KB': { path: '/bench/get-large', keys },
+    'GET /v1/capabilities': { path: '/v1/capabilities', keys },
+    'GET /operator/action': { paths: server.pages },
+    'bare POST': { method: 'POST', path: '/bench/post', headers: JSON_HEADERS, body: NOTIFY_BODY, keys },
+    'POST /v1/notify-operator': { method: 'POST', path: '/v1/notify-operator', headers: JSON_HEADERS, body: NOTIFY_BODY, keys },
+  };
+}
+
+export async function checkAppRoutes(server) {
+  const routes = appRoutes(server);
+  await checkRoute(server, routes['bare GET'], 200);
+  await checkRoute(server, routes['bare POST'], 201);
+  await checkRoute(server, routes['GET /v1/capabilities'], 200, (text) => {
+    const { result } = JSON.parse(text);
+    const unlock = result.cannot.filter((c) => typeof c.unlock_url === 'string');
+    if (result.tier !== 'free' || result.cannot.length !== 3 || unlock.length !== 3) throw new Error(`capabilities of a free account should have three cannot entries with unlock links: ${text}`);
+  });
+  await checkRoute(server, routes['POST /v1/notify-operator'], 201);
+  await checkRoute(server, { path: server.pages[0] }, 200, (text) => {
+    if (!text.includes('<html')) throw new Error('operator page is not HTML');
+  });
+}
+
+export function row(framework, name, m, bare) {
+  return [
+    framework,
+    name,
+    int(m.rps),
+    fmt(m.p50, 0),
+    fmt(m.p99, 0),
+    fmt(m.cpuPerRequestUs, 0),
+    bare === undefined ? '1 (bare)' : fmt(m.rps / bare.rps, 2),
+    bare === undefined ? '1 (bare)' : fmt(bare.cpuPerRequestUs / m.cpuPerRequestUs, 2),
+    m.failed === 0 ? '0' : `**${m.failed}**`,
+  ];
+}
+
+export const COLUMNS = ['framework', 'route', 'req/s', 'p50 ms', 'p99 ms', 'server CPU µs/req', 'ratio to bare (req/s)', 'ratio to bare (server CPU)', 'non-2xx'];
+
+export async function runHttp({ load, frameworks }) {
+  const rows = [];
+  const targets = [];
+  const notes = [];
+  for (const framework of frameworks) {
+    const server = await startServer({ framework, mode: 'app', store: { kind: 'memory' }, pages: 64 });
+    try {
+      await checkAppRoutes(server);
+      const m = await measureRoutes(server, appRoutes(server), load);
+      const bareGet = m['bare GET'];
+      const barePost = m['bare POST'];
+      rows.push(row(framework, 'bare GET', bareGet));
+      rows.push(row(framework, 'bare GET, 3.2 KB body', m['bare GET, 3.2 KB'], bareGet));
+      rows.push(row(framework, 'GET /v1/capabilities', m['GET /v1/capabilities'], bareGet));
+      rows.push(row(framework, 'GET /operator/action', m['GET /operator/action'], bareGet));
+      rows.push(row(framework, 'bare POST', barePost));
+      rows.push(row(framework, 'POST /v1/notify-operator', m['POST /v1/notify-operator'], barePost));
+      const ratio = (name, bare) => m[name].rps / bare.rps;
+      const failed = Object.values(m).reduce((n, s) => n + s.failed, 0);
+      const valid = failed === 0;
+      const verdict = (value, min) => (valid ? value >= min : false);
+      const cap = ratio('GET /v1/capabilities', bareGet);
+      const page = ratio('GET /operator/action', bareGet);
+      const notify = ratio('POST /v1/notify-operator', barePost);
+      const sameSize = m['GET /v1/capabilities'].rps / m['bare GET, 3.2 KB'].rps;
+      targets.push({
+        part: 'http',
+        name: `${framework}: GET /v1/capabilities ÷ bare GET`,
+        measured: fmt(cap, 2),
+        required: '≥ 0.80',
+        pass: verdict(cap, 0.8),
+        note: `a bare GET of the same 3.2 KB: ${fmt(m['bare GET, 3.2 KB'].rps / bareGet.rps, 2)} of the bare GET; capabilities ÷ that: ${fmt(sameSize, 2)}`,
+      });
+      targets.push({ part: 'http', name: `${framework}: POST /v1/notify-operator ÷ bare POST (memory)`, measured: fmt(notify, 2), required: '≥ 0.40', pass: verdict(notify, 0.4) });
+      targets.push({ part: 'http', name: `${framework}: GET /operator/action ÷ bare GET`, measured: fmt(page, 2), required: '≥ 0.35', pass: verdict(page, 0.35) });
+      if (!valid) notes.push(`${framework}: ${failed} responses were not 2xx; its targets are marked failed.`);
+      const bareShare = bareGet.serverCpuShare;
+      if (bareShare < 0.9) notes.push(`${framework}: the server used ${fmt(bareShare * 100, 0)}% of a core on the bare GET, so the load generator (one core) was the limit there; the ratios of that framework are then optimistic — compare the CPU µs/req column.`);
+    } finally {
+      await server.close();
+    }
+  }
+  return {
+    title: '2. HTTP (memory store)',
+    tables: [
+      {
+        columns: COLUMNS,
+        rows,
+        caption: `${load.reps} runs of ${load.seconds} s each after a ${load.warmupSeconds} s warm-up per route, interleaved; medians. 50 connections, loopback, one agent (API key) per connection; the server is a child process, autocannon runs in the parent. "server CPU µs/req" is the server process's CPU time (all its threads: GC helpers too) divided by the requests answered; "ratio (server CPU)" is bare ÷ route of that, which does not depend on whether the server or the load generator was the limit. The free account's capabilities answer is 3.2 KB (five signed links of ~390 bytes: three unlock_url, operator_action_url and the agent_script that quotes it); "bare GET, 3.2 KB body" serves a fixed body of that size to tell bytes from work. The operator page rotates over 64 notifications.`,
+      },
+    ],
+    targets,
+    notes,
+  };
+}

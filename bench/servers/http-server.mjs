@@ -1,0 +1,286 @@
+// The server under test, run as a child process of bench/run.mjs so the load
+// generator (autocannon, in the parent) and the server each have a core.
+//
+// One process serves the bare routes and the tiergate routes of one framework,
+// so both are measured with the same framework, process and setup. Driven over
+// IPC: the parent asks for CPU time (to compute server CPU per request),
+// approvals to decide, and shutdown.
+//
+// Config (JSON in BENCH_SERVER): { framework, mode: 'app' | 'guard', store: { kind, url?, schema?, prefix?, db? }, pages }
+import http from 'node:http';
+import { PerformanceObserver } from 'node:perf_hooks';
+import {
+  apiKeyAuthenticator,
+  createTiergate,
+  defaultTiers,
+  defineTiers,
+  generateWebhookSecret,
+  memoryStore,
+} from '@tiergate/core';
+
+const config = JSON.parse(process.env.BENCH_SERVER ?? '{}');
+
+// Time spent in garbage collection (ms, main-thread pauses), reported with the CPU time.
+let gcMs = 0;
+new PerformanceObserver((list) => {
+  for (const entry of list.getEntries()) gcMs += entry.duration;
+}).observe({ entryTypes: ['gc'] });
+const framework = config.framework ?? 'fastify';
+const mode = config.mode ?? 'app';
+const ACCOUNTS_PER_KIND = 64;
+const SECRET = 'bench-link-secret-0123456789abcdef-0123456789';
+
+/** Bodies of the bare routes: small JSON, serialised by the framework as a host's route would. */
+const BARE_GET = { result: { ok: true, service: 'bench' }, next_steps: [] };
+/** A bare body as large as a free account's capabilities answer (~3.2 KB), to tell bytes from work. */
+const BARE_GET_LARGE = { result: { ok: true, service: 'bench', padding: 'x'.repeat(3120) }, next_steps: [] };
+
+const quietLogger = { debug() {}, info() {}, warn() {}, error: (message, fields) => console.error(`[tiergate] ${message}`, fields ?? '') };
+
+// A host with a high-volume tier, so the guard's quota never runs out during the run
+// (the consume is still the real atomic store operation, whatever the limit).
+const guardTiers = defineTiers({
+  actions: {
+    send_messages: { description: 'Send emails', reason: 'SEND_REQUIRES_PAID', quota: { reason: 'SEND_LIMIT_EXCEEDED' } },
+  },
+  tiers: {
+    free: { grants: {} },
+    volume: { grants: { send_messages: { limits: { day: 1_000_000_000, month: 1_000_000_000 } } } },
+  },
+});
+
+function makeAccounts() {
+  const entries = [];
+  const kinds = mode === 'guard' ? ['volume'] : ['free', 'developer'];
+  for (const tier of kinds) {
+    for (let i = 0; i < ACCOUNTS_PER_KIND; i += 1) {
+      const n = String(i).padStart(2, '0');
+      entries.push({
+        apiKey: `bench-${tier}-${n}-4f9a1c2e8b7d6a5f`,
+        account: { id: `acc_${tier}_${n}`, tier, operatorEmail: `ops+${n}@example.com`, webhookSecret: generateWebhookSecret() },
+      });
+    }
+  }
+  return entries;
+}
+
+async function openStore(spec) {
+  if (spec === undefined || spec.kind === 'memory') return { store: memoryStore(), close: async () => undefined };
+  if (spec.kind === 'postgres') {
+    const { default: pg } = await import('pg');
+    const { postgresStore } = await import('@tiergate/postgres');
+    const pool = new pg.Pool({ connectionString: spec.url, max: 16, connectionTimeoutMillis: 5000 });
+    const store = postgresStore({ pool, schema: spec.schema });
+    await store.migrate();
+    return {
+      store,
+      close: async () => {
+        await store.close();
+        await pool.end();
+      },
+    };
+  }
+  if (spec.kind === 'redis') {
+    const { Redis } = await import('ioredis');
+    const { redisStore } = await import('@tiergate/redis');
+    const client = new Redis(spec.url, { maxRetriesPerRequest: 1, enableOfflineQueue: false, connectTimeout: 5000, db: spec.db ?? 0 });
+    await new Promise((resolve, reject) => {
+      client.once('ready', resolve);
+      client.once('error', reject);
+    });
+    const store = redisStore({ client, keyPrefix: spec.prefix });
+    return {
+      store,
+      close: async () => {
+        await store.close();
+        client.disconnect();
+      },
+    };
+  }
+  throw new Error(`unknown store ${JSON.stringify(spec)}`);
+}
+
+/** Reads a JSON body the way a Koa body parser does (events, no async iterator). */
+function readJson(req) {
+  return new Promise((resolve, reject) => {
+    const chunks = [];
+    req.on('data', (c) => chunks.push(c));
+    req.on('end', () => {
+      try {
+        resolve(JSON.parse(Buffer.concat(chunks).toString('utf8')));
+      } catch (err) {
+        reject(err);
+      }
+    });
+    req.on('error', reject);
+  });
+}
+
+const bareCreated = (body) => ({ result: { received: true, issue_length: typeof body?.issue === 'string' ? body.issue.length : 0 }, next_steps: [] });
+const sent = (account) => ({ result: { sent: true, account: account ?? null }, next_steps: [] });
+
+async function buildFastify(tiergate) {
+  const { default: Fastify } = await import('fastify');
+  const { tiergatePlugin } = await import('@tiergate/fastify');
+  const app = Fastify({ logger: false });
+  app.get('/bench/get', async () => BARE_GET);
+  app.get('/bench/get-large', async () => BARE_GET_LARGE);
+  app.post('/bench/post', async (request, reply) => reply.code(201).send(bareCreated(request.body)));
+  if (mode === 'guard') {
+    const { default: rateLimit } = await import('@fastify/rate-limit');
+    await app.register(rateLimit, { global: false });
+    app.post('/send/bare', async () => sent(null));
+    app.post('/send/rate-limit', { config: { rateLimit: { max: 1_000_000_000, timeWindow: '1 hour', keyGenerator: (request) => request.headers.authorization ?? request.ip } } }, async () => sent(null));
+  }
+  await app.register(tiergatePlugin, { tiergate });
+  if (mode === 'guard') app.post('/send/guard', { preHandler: app.requireCapability('send_messages', { consume: 1 }) }, async (request) => sent(request.tiergate?.account.id));
+  await app.ready();
+  return app.server;
+}
+
+async function buildExpress(tiergate) {
+  const { default: express } = await import('express');
+  const { tiergateRouter, requireCapability } = await import('@tiergate/express');
+  const app = express();
+  app.get('/bench/get', (_req, res) => res.json(BARE_GET));
+  app.get('/bench/get-large', (_req, res) => res.json(BARE_GET_LARGE));
+  app.post('/bench/post', express.json(), (req, res) => res.status(201).json(bareCreated(req.body)));
+  if (mode === 'guard') {
+    app.post('/send/bare', (_req, res) => res.json(sent(null)));
+    app.post('/send/guard', requireCapability(tiergate, 'send_messages', { consume: 1 }), (req, res) => res.json(sent(req.tiergate?.account.id)));
+  }
+  app.use(tiergateRouter(tiergate));
+  return http.createServer(app);
+}
+
+async function buildKoa(tiergate) {
+  const { default: Koa } = await import('koa');
+  const { tiergateMiddleware, requireCapability } = await import('@tiergate/koa');
+  const app = new Koa();
+  const guard = mode === 'guard' ? requireCapability(tiergate, 'send_messages', { consume: 1 }) : undefined;
+  app.use(async (ctx, next) => {
+    if (ctx.path === '/bench/get' && ctx.method === 'GET') {
+      ctx.body = BARE_GET;
+      return;
+    }
+    if (ctx.path === '/bench/get-large' && ctx.method === 'GET') {
+      ctx.body = BARE_GET_LARGE;
+      return;
+    }
+    if (ctx.path === '/bench/post' && ctx.method === 'POST') {
+      ctx.status = 201;
+      ctx.body = bareCreated(await readJson(ctx.req));
+      return;
+    }
+    if (guard !== undefined && ctx.method === 'POST' && ctx.path === '/send/bare') {
+      ctx.body = sent(null);
+      return;
+    }
+    if (guard !== undefined && ctx.method === 'POST' && ctx.path === '/send/guard') {
+      return guard(ctx, async () => {
+        ctx.body = sent(ctx.state.tiergate?.account.id);
+      });
+    }
+    return next();
+  });
+  app.use(tiergateMiddleware(tiergate, { prefix: '' }));
+  return http.createServer(app.callback());
+}
+
+async function main() {
+  const opened = await openStore(config.store);
+  const entries = makeAccounts();
+  const byId = new Map(entries.map((e) => [e.account.id, e.account]));
+  let base = 'http://127.0.0.1:0';
+  const tiergate = createTiergate({
+    authenticate: apiKeyAuthenticator(entries),
+    findAccount: (id) => byId.get(id) ?? null,
+    secret: SECRET,
+    publicUrl: () => base,
+    store: opened.store,
+    tiers: mode === 'guard' ? guardTiers : defaultTiers,
+    // Raised for the run: the bench measures the limiter's cost, not its refusals.
+    notifyRateLimit: { points: 1_000_000_000, durationSeconds: 3600 },
+    logger: quietLogger,
+  });
+  const build = { fastify: buildFastify, express: buildExpress, koa: buildKoa }[framework];
+  const server = await build(tiergate);
+  await new Promise((resolve) => server.listen(0, '127.0.0.1', resolve));
+  base = `http://127.0.0.1:${server.address().port}`;
+  tiergate.start();
+
+  // Operator pages to load: notifications of free accounts blocked from sending.
+  const pages = [];
+  if (mode === 'app') {
+    const free = entries.filter((e) => e.account.tier === 'free');
+    for (let i = 0; i < (config.pages ?? 64); i += 1) {
+      const account = free[i % free.length].account;
+      const result = await tiergate.notifyOperator(account, {
+        issue: 'I need to send a receipt to a customer, but this account is on the free tier.',
+        action_label: 'Upgrade to send',
+        context: { customer_id: `cus_${i}`, attempted_action: 'send_messages', recipients: 1, reason: 'SEND_REQUIRES_PAID' },
+      });
+      pages.push(new URL(result.operator_action_url).pathname + new URL(result.operator_action_url).search);
+    }
+  }
+
+  async function prepareApprovals(count) {
+    const developers = entries.filter((e) => e.account.tier === 'developer');
+    const bodies = new Array(count);
+    let next = 0;
+    async function worker() {
+      while (next < count) {
+        const i = next++;
+        const account = developers[i % developers.length].account;
+        const result = await tiergate.notifyOperator(account, {
+          type: 'approval_request',
+          issue: 'Send 120 onboarding emails to new users',
+          action: 'send_messages',
+          reason: 'Weekly onboarding batch',
+          urgency: 'medium',
+          context: { batch: i, recipients: 120 },
+        });
+        const token = new URL(result.operator_action_url).searchParams.get('token');
+        // What the operator's browser does first: open the page (GET /operator/action), whose form carries the anti-forgery token.
+        const view = await tiergate.operatorView(token);
+        const formToken = view.formToken;
+        bodies[i] = `token=${encodeURIComponent(token)}&form_token=${encodeURIComponent(formToken)}&decision=approve`;
+      }
+    }
+    await Promise.all(Array.from({ length: 16 }, worker));
+    return bodies;
+  }
+
+  async function close() {
+    await tiergate.stop();
+    await new Promise((resolve) => {
+      server.closeAllConnections?.();
+      server.close(() => resolve());
+    });
+    await opened.close();
+  }
+
+  process.on('message', async (message) => {
+    try {
+      if (message.type === 'cpu') {
+        const usage = process.cpuUsage();
+        process.send({ id: message.id, cpuMicros: usage.user + usage.system, at: performance.now(), rss: process.memoryUsage.rss(), gcMs });
+      } else if (message.type === 'approvals') {
+        process.send({ id: message.id, bodies: await prepareApprovals(message.count) });
+      } else if (message.type === 'close') {
+        await close();
+        process.send({ id: message.id, closed: true }, () => process.exit(0));
+      }
+    } catch (err) {
+      process.send({ id: message.id, error: err instanceof Error ? err.stack : String(err) });
+    }
+  });
+
+  const key = (tier) => entries.filter((e) => e.account.tier === tier).map((e) => `Bearer ${e.apiKey}`);
+  process.send({ type: 'ready', url: base, pages, keys: { free: key('free'), developer: key('developer'), volume: key('volume') } });
+}
+
+main().catch((err) => {
+  console.error(err);
+  process.exit(1);
+});
