@@ -41,7 +41,11 @@ if (unknown.length > 0) {
 const parts = only.length === 0 ? ALL : ALL.filter((p) => only.includes(p));
 const partial = parts.length !== ALL.length;
 const load = quick ? { warmupSeconds: 1, seconds: 2, reps: 3 } : { warmupSeconds: 2, seconds: 4, reps: 3 };
-const frameworks = ['fastify', 'koa', 'express'];
+const ALL_FRAMEWORKS = ['fastify', 'koa', 'express'];
+const frameworks = (process.env.BENCH_FRAMEWORKS ?? ALL_FRAMEWORKS.join(','))
+  .split(',')
+  .map((s) => s.trim())
+  .filter((s) => ALL_FRAMEWORKS.includes(s));
 
 const started = new Date();
 const loadBefore = os.loadavg();

@@ -64,7 +64,10 @@ export function tiergateRequestHandler(tiergate: Tiergate, options: { readonly p
       headers: req.headers,
       body: req, // the kernel reads the stream (under maxBodyBytes) only on routes that take a body
       ...(ip === undefined ? {} : { ip }),
-      signal: disconnectSignal(res),
+      // Only a long poll reads it: the AbortController and its 'close' listener are made on demand.
+      get signal() {
+        return disconnectSignal(res);
+      },
     });
     writeKernelResponse(res, response);
     return true;

@@ -183,6 +183,9 @@ describe.each(FRAMEWORKS.map((framework) => ({ framework })))('operator page in 
           return { left: r.left, right: r.right, width: r.width, height: r.height };
         };
         return {
+          // tiergate's stylesheet file loaded under the CSP and applies (main is capped at 640 px by it).
+          stylesheets: document.styleSheets.length,
+          mainMaxWidth: getComputedStyle(document.querySelector('main') as Element).maxWidth,
           viewport: window.innerWidth,
           scrollWidth: Math.max(document.documentElement.scrollWidth, document.body.scrollWidth),
           approve: box('button.approve'),
@@ -192,6 +195,9 @@ describe.each(FRAMEWORKS.map((framework) => ({ framework })))('operator page in 
           reason: box('textarea'),
         };
       });
+      expect(layout.stylesheets).toBe(1);
+      expect(layout.mainMaxWidth).toBe('640px');
+      expect(watched.consoleMessages.filter((m) => /Content Security Policy|Refused/i.test(m))).toEqual([]);
       expect(layout.viewport).toBe(375);
       expect(layout.scrollWidth).toBeLessThanOrEqual(375);
       for (const name of ['approve', 'deny', 'issue', 'context', 'reason'] as const) {

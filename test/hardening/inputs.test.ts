@@ -58,7 +58,10 @@ function expectInert(html: string, payloads: readonly string[]): void {
     expect(html.includes(payload), `raw payload in the page: ${payload}`).toBe(false);
   }
   expect(html).not.toMatch(/<(script|img|svg|iframe|base|meta http-equiv|a href="javascript)/i);
-  expect(html.match(/<style/g)).toHaveLength(1);
+  // No inline style at all: the only styling is tiergate's own stylesheet file (CSP style-src 'self').
+  expect(html).not.toMatch(/<style/i);
+  expect(html.match(/<link /g)).toHaveLength(1);
+  expect(html).toMatch(/<link rel="stylesheet" href="[^"]*\/operator\/tiergate-[A-Za-z0-9_-]{16}\.css">/);
   expect(html.match(/<textarea/g)?.length ?? 0).toBeLessThanOrEqual(1);
 }
 

@@ -79,7 +79,10 @@ export function tiergateRouter(tiergate: Tiergate): express.Router {
         // What a host body parser produced if one already consumed the stream, else the stream itself (the kernel reads and parses it).
         body: req.readableEnded ? req.body : req,
         ...(req.ip === undefined ? {} : { ip: req.ip }),
-        signal: disconnectSignal(res),
+        // Only a long poll reads it: the AbortController and its 'close' listener are made on demand.
+        get signal() {
+          return disconnectSignal(res);
+        },
       });
       send(res, response);
     })().catch(next);

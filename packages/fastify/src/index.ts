@@ -115,7 +115,10 @@ function tiergateRoutes(tiergate: Tiergate): FastifyPluginAsync {
         headers: request.headers,
         body: request.body,
         ip: request.ip,
-        signal: disconnectSignal(reply.raw),
+        // Only a long poll reads it: the AbortController and its 'close' listener are made on demand.
+        get signal() {
+          return disconnectSignal(reply.raw);
+        },
       });
       return send(reply, response);
     });

@@ -100,7 +100,10 @@ export function tiergateMiddleware(tiergate: Tiergate, options: TiergateMiddlewa
       // What a host body parser put on ctx.request.body if one consumed the stream, else the stream (the kernel reads it).
       body: ctx.req.readableEnded ? (ctx.request as { body?: unknown }).body : ctx.req,
       ip: ctx.ip,
-      signal: disconnectSignal(ctx.res),
+      // Only a long poll reads it: the AbortController and its 'close' listener are made on demand.
+      get signal() {
+        return disconnectSignal(ctx.res);
+      },
     });
     return send(ctx, response);
   };

@@ -595,6 +595,26 @@ export function runAdapterConformance(name: string, makeServer: MakeConformanceS
         expectPageHeaders({ ...head, text: '' });
       });
 
+      it('the pages load one stylesheet from where tiergate is mounted: CSS, cached as immutable, HEAD works', async () => {
+        const result = expectSuccess(await h.api('POST', '/v1/notify-operator', { as: 'free', json: { issue: 'Style check' } }), 201);
+        const page = await h.fetch('GET', result.operator_action_url);
+        expect(page.headers.get('content-security-policy')).toMatch(/style-src 'self'/);
+        expect(page.text).not.toMatch(/<style/i);
+        const href = /<link rel="stylesheet" href="([^"]+)">/.exec(page.text)?.[1];
+        expect(href).toMatch(/\/operator\/tiergate-[A-Za-z0-9_-]{16}\.css$/);
+        expect(href?.startsWith(new URL(h.base).pathname.replace(/\/$/, ''))).toBe(true);
+        const css = await h.fetch('GET', href ?? '');
+        expect(css.status).toBe(200);
+        expect(css.headers.get('content-type')).toMatch(/^text\/css/);
+        expect(css.headers.get('cache-control')).toMatch(/immutable/);
+        expect(css.headers.get('x-content-type-options')).toBe('nosniff');
+        expect(css.text).toContain('.actions');
+        const head = await h.fetch('HEAD', href ?? '');
+        expect(head.status).toBe(200);
+        expect(head.text).toBe('');
+        expect((await h.fetch('POST', href ?? '')).status).toBe(405);
+      });
+
       it('invalid, missing and tampered link tokens: 400 pages with security headers', async () => {
         const result = expectSuccess(await h.api('POST', '/v1/notify-operator', { as: 'developer', json: { issue: 'Tamper target' } }), 201);
         const token = new URL(result.operator_action_url).searchParams.get('token') as string;

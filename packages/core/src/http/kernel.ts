@@ -17,7 +17,7 @@ import type { Account } from '../service/accounts.js';
 import type { CheckResult, GuardContext, Tiergate } from '../service/create-tiergate.js';
 import { openApiDocument } from './openapi.js';
 import { readBody } from './read-body.js';
-import { PAGE_HEADERS, renderDecisionPage, renderErrorPage, renderOperatorPage, renderUpgradePage } from './pages.js';
+import { PAGE_HEADERS, STYLESHEET, STYLESHEET_FILE, STYLESHEET_HEADERS, renderDecisionPage, renderErrorPage, renderOperatorPage, renderUpgradePage, type PageContext } from './pages.js';
 
 /** A request as the kernel reads it. Adapters build this from their framework's request. */
 export interface KernelRequest {
@@ -39,7 +39,11 @@ export interface KernelRequest {
   readonly body?: unknown;
   /** Client IP (for the approval audit trail). */
   readonly ip?: string;
-  /** Aborts long polls when the client goes away. */
+  /**
+   * Aborts long polls when the client goes away. Read only by a `?wait=` long
+   * poll, at most once per request, so an adapter may define it as a getter
+   * that makes the signal on demand.
+   */
   readonly signal?: AbortSignal;
 }
 
@@ -101,11 +105,11 @@ function page(status: number, html: string, extra?: Record<string, string>): Ker
   return { status, headers: extra === undefined ? PAGE_HEADERS : { ...PAGE_HEADERS, ...extra }, body: html };
 }
 
-function pageError(tiergate: Tiergate, err: unknown, path: string): KernelResponse {
-  if (isTiergateError(err) && err.code in ERROR_STATUS && err.status < 500) return page(err.status, renderErrorPage(tiergate.messages, err.code));
-  if (isTiergateError(err, 'STORE_UNAVAILABLE')) return page(503, renderErrorPage(tiergate.messages, err.code), { 'retry-after': String(err.retryAfterSeconds ?? 5) });
+function pageError(tiergate: Tiergate, context: PageContext, err: unknown, path: string): KernelResponse {
+  if (isTiergateError(err) && err.code in ERROR_STATUS && err.status < 500) return page(err.status, renderErrorPage(context, err.code));
+  if (isTiergateError(err, 'STORE_UNAVAILABLE')) return page(503, renderErrorPage(context, err.code), { 'retry-after': String(err.retryAfterSeconds ?? 5) });
   tiergate.logger.error('page failed', { path, code: isTiergateError(err) ? err.code : undefined, error: err instanceof Error ? err.message : String(err) });
-  return page(500, renderErrorPage(tiergate.messages, 'INTERNAL_ERROR'));
+  return page(500, renderErrorPage(context, 'INTERNAL_ERROR'));
 }
 
 type ParsedBody = { ok: true; value: unknown } | { ok: false; response: KernelResponse };
@@ -187,13 +191,20 @@ const capabilitiesBodies = new WeakMap<CapabilitiesResult, string>();
 export function createHandler(tiergate: Tiergate): KernelHandler {
   const messages = tiergate.messages;
   let openApi: { url: string; body: string } | undefined;
-  // The form posts back to where tiergate is mounted (recomputed only when publicUrl changes).
-  let formActionFor: { base: string; action: string } | undefined;
-  const formAction = (): string => {
+  // The form posts back to where tiergate is mounted, and pages load the stylesheet from there
+  // (both recomputed only when publicUrl changes).
+  let mountedAt: { base: string; action: string; pages: PageContext } | undefined;
+  const mount = (): { action: string; pages: PageContext } => {
     const base = tiergate.publicUrl();
-    if (formActionFor?.base !== base) formActionFor = { base, action: `${new URL(base).pathname.replace(/\/$/, '')}/operator/action` };
-    return formActionFor.action;
+    if (mountedAt?.base !== base) {
+      const path = new URL(base).pathname.replace(/\/$/, '');
+      mountedAt = { base, action: `${path}/operator/action`, pages: { catalog: messages, stylesheet: `${path}/operator/${STYLESHEET_FILE}` } };
+    }
+    return mountedAt;
   };
+  const formAction = (): string => mount().action;
+  const pages = (): PageContext => mount().pages;
+  const stylesheetPath = `/operator/${STYLESHEET_FILE}`;
 
   function capabilitiesNextSteps(result: CapabilitiesResult): readonly string[] {
     if (result.cannot.length > 0) return messages.nextSteps.capabilitiesBlocked;
@@ -214,7 +225,7 @@ export function createHandler(tiergate: Tiergate): KernelHandler {
 
   function methodNotAllowed(allow: string, html: boolean): KernelResponse {
     return html
-      ? page(405, renderErrorPage(messages, 'METHOD_NOT_ALLOWED'), { allow })
+      ? page(405, renderErrorPage(pages(), 'METHOD_NOT_ALLOWED'), { allow })
       : errorResponse(tiergate, 'METHOD_NOT_ALLOWED', 405, messages.errors.METHOD_NOT_ALLOWED, undefined, { allow });
   }
 
@@ -274,20 +285,20 @@ export function createHandler(tiergate: Tiergate): KernelHandler {
         if (isGet) {
           try {
             const view = await tiergate.operatorView(query.get('token'), query.get('choice'));
-            return page(200, renderOperatorPage(messages, view, formAction()));
+            return page(200, renderOperatorPage(pages(), view, formAction()));
           } catch (err) {
-            return pageError(tiergate, err, path);
+            return pageError(tiergate, pages(), err, path);
           }
         }
         if (method !== 'POST') return methodNotAllowed('GET, HEAD, POST', true);
         try {
-          if (!sameOrigin(tiergate, request)) return page(403, renderErrorPage(messages, 'CSRF_REJECTED'));
+          if (!sameOrigin(tiergate, request)) return page(403, renderErrorPage(pages(), 'CSRF_REJECTED'));
           const body = await parseBody(tiergate, request, 'form');
-          if (!body.ok) return page(body.response.status, renderErrorPage(messages, body.response.status === 413 ? 'PAYLOAD_TOO_LARGE' : 'INVALID_REQUEST'));
+          if (!body.ok) return page(body.response.status, renderErrorPage(pages(), body.response.status === 413 ? 'PAYLOAD_TOO_LARGE' : 'INVALID_REQUEST'));
           const form = operatorDecisionFormSchema.safeParse(body.value ?? {});
           if (!form.success) {
             const missing = issuesOf(form.error).some((i) => i.path === 'form_token');
-            return page(missing ? 403 : 400, renderErrorPage(messages, missing ? 'CSRF_REJECTED' : 'INVALID_REQUEST'));
+            return page(missing ? 403 : 400, renderErrorPage(pages(), missing ? 'CSRF_REJECTED' : 'INVALID_REQUEST'));
           }
           const userAgent = header(request, 'user-agent');
           const outcome = await tiergate.decideWithLink({
@@ -299,20 +310,24 @@ export function createHandler(tiergate: Tiergate): KernelHandler {
             ...(request.ip === undefined ? {} : { ip: request.ip }),
             ...(userAgent === undefined ? {} : { userAgent }),
           });
-          if (outcome.ok) return page(200, renderDecisionPage(messages, outcome.approval, 'recorded'));
+          if (outcome.ok) return page(200, renderDecisionPage(pages(), outcome.approval, 'recorded'));
           return outcome.code === 'APPROVAL_EXPIRED'
-            ? page(410, renderDecisionPage(messages, outcome.approval, 'expired'))
-            : page(409, renderDecisionPage(messages, outcome.approval, 'conflict'));
+            ? page(410, renderDecisionPage(pages(), outcome.approval, 'expired'))
+            : page(409, renderDecisionPage(pages(), outcome.approval, 'conflict'));
         } catch (err) {
-          return pageError(tiergate, err, path);
+          return pageError(tiergate, pages(), err, path);
         }
+
+      case stylesheetPath:
+        if (!isGet) return methodNotAllowed('GET, HEAD', false);
+        return { status: 200, headers: STYLESHEET_HEADERS, body: STYLESHEET };
 
       case '/upgrade':
         if (!isGet) return methodNotAllowed('GET, HEAD', true);
         try {
-          return page(200, renderUpgradePage(messages, await tiergate.upgradeView(query.get('token'))));
+          return page(200, renderUpgradePage(pages(), await tiergate.upgradeView(query.get('token'))));
         } catch (err) {
-          return pageError(tiergate, err, path);
+          return pageError(tiergate, pages(), err, path);
         }
 
       default:
@@ -322,9 +337,11 @@ export function createHandler(tiergate: Tiergate): KernelHandler {
           return withAccount(request, async (account) => {
             const parsed = approvalQuerySchema.safeParse({ wait: query.get('wait') ?? undefined });
             if (!parsed.success) throw new TiergateError('INVALID_REQUEST', messages.errors.INVALID_REQUEST, { details: issuesOf(parsed.error) });
+            // The signal is read only for a long poll, and once: adapters may make it on demand (a getter).
+            const signal = parsed.data.wait === undefined ? undefined : request.signal;
             const result = await tiergate.getApproval(account, requestId ?? '', {
               ...(parsed.data.wait === undefined ? {} : { waitSeconds: parsed.data.wait }),
-              ...(request.signal === undefined ? {} : { signal: request.signal }),
+              ...(signal === undefined ? {} : { signal }),
             });
             return success(200, result, messages.nextSteps.approvalStatus(result.status));
           });

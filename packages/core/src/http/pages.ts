@@ -1,9 +1,10 @@
 /**
  * Server-rendered operator pages. No client script at all: the Approve and
  * Deny buttons are plain form posts. Everything user-supplied goes through
- * `escapeHtml`; the stylesheet is one static block allowed by its CSP hash, so
- * the page works with `default-src 'none'` and an injected `<script>` or inline
- * handler could not run even if escaping failed. Laid out for a 375 px phone
+ * `escapeHtml`; the stylesheet is one static file with its hash in its name
+ * (served by the kernel, cached by browsers for a year), so the page works with
+ * `default-src 'none'; style-src 'self'` and an injected `<script>`, inline
+ * handler or inline style could not run even if escaping failed. Laid out for a 375 px phone
  * first (these links are opened from Slack and e-mail).
  */
 import { createHash } from 'node:crypto';
@@ -51,10 +52,31 @@ footer{color:var(--muted);font-size:.8rem;text-align:center;padding:8px 16px 24p
 @media (min-width:560px){.actions{flex-direction:row;align-items:flex-start}.actions>form{flex:1}}
 `;
 
-const STYLE_HASH = createHash('sha256').update(STYLE).digest('base64');
+/** The pages' stylesheet, served at `/operator/${STYLESHEET_FILE}` (content-addressed: a new style is a new name). */
+export const STYLESHEET = STYLE.trim();
 
-/** The Content-Security-Policy of every page: no script at all, only this page's stylesheet. */
-export const PAGE_CSP = `default-src 'none'; style-src 'sha256-${STYLE_HASH}'; img-src 'self' data:; form-action 'self'; frame-ancestors 'none'; base-uri 'none'`;
+/** File name of {@link STYLESHEET}: its hash is in the name, so it can be cached as immutable. */
+export const STYLESHEET_FILE = `tiergate-${createHash('sha256').update(STYLESHEET).digest('base64url').slice(0, 16)}.css`;
+
+/** Headers of the stylesheet: a static, immutable asset. */
+export const STYLESHEET_HEADERS: Readonly<Record<string, string>> = Object.freeze({
+  'content-type': 'text/css; charset=utf-8',
+  'cache-control': 'public, max-age=31536000, immutable',
+  'x-content-type-options': 'nosniff',
+  'cross-origin-resource-policy': 'same-origin',
+});
+
+/** The Content-Security-Policy of every page: no script at all, no inline style, only the stylesheet file. */
+export const PAGE_CSP = "default-src 'none'; style-src 'self'; img-src 'self' data:; form-action 'self'; frame-ancestors 'none'; base-uri 'none'";
+
+/**
+ * What every page needs besides its data: the message catalog, and the
+ * stylesheet's URL path (where tiergate is mounted + `/operator/` + {@link STYLESHEET_FILE}).
+ */
+export interface PageContext {
+  readonly catalog: MessageCatalog;
+  readonly stylesheet: string;
+}
 
 /** Security headers of every page and error page (DESIGN security rule 6). */
 export const PAGE_HEADERS: Readonly<Record<string, string>> = Object.freeze({
@@ -68,8 +90,8 @@ export const PAGE_HEADERS: Readonly<Record<string, string>> = Object.freeze({
   'cross-origin-opener-policy': 'same-origin',
 });
 
-function layout(catalog: MessageCatalog, title: string, body: string): string {
-  return `<!doctype html><html lang="${escapeHtml(catalog.locale)}"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width,initial-scale=1"><meta name="robots" content="noindex,nofollow"><meta name="referrer" content="no-referrer"><title>${escapeHtml(title)}</title><style>${STYLE}</style></head><body><main>${body}</main><footer>${escapeHtml(catalog.page.footer)}</footer></body></html>`;
+function layout({ catalog, stylesheet }: PageContext, title: string, body: string): string {
+  return `<!doctype html><html lang="${escapeHtml(catalog.locale)}"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width,initial-scale=1"><meta name="robots" content="noindex,nofollow"><meta name="referrer" content="no-referrer"><title>${escapeHtml(title)}</title><link rel="stylesheet" href="${escapeHtml(stylesheet)}"></head><body><main>${body}</main><footer>${escapeHtml(catalog.page.footer)}</footer></body></html>`;
 }
 
 function limitText(catalog: MessageCatalog, used: number, limit: number): string {
@@ -121,11 +143,12 @@ function decidedNotice(catalog: MessageCatalog, approval: ApprovalRecord): strin
 }
 
 /** `GET /operator/action` for a notification, an approval (with its forms) or an account-status link. */
-export function renderOperatorPage(catalog: MessageCatalog, view: OperatorView, formAction: string): string {
+export function renderOperatorPage(page: PageContext, view: OperatorView, formAction: string): string {
+  const { catalog } = page;
   const p = catalog.page;
   if (view.kind === 'status') {
     const body = `<section class="card"><h1>${escapeHtml(p.statusTitle)}</h1><p class="notice bad">${escapeHtml(view.summary)}</p></section>${suggestionsCard(catalog, view.suggestions)}${accountCard(catalog, view.account)}`;
-    return layout(catalog, p.statusTitle, body);
+    return layout(page, p.statusTitle, body);
   }
   const { notification, approval } = view;
   const title = approval === null ? p.operatorTitle : p.approvalTitle(catalog.actionTitle(approval.action));
@@ -141,20 +164,22 @@ export function renderOperatorPage(catalog: MessageCatalog, view: OperatorView, 
       : `<section class="card"><h1>${escapeHtml(title)}</h1>${notification.issue !== approval.reason ? `<p class="issue">${escapeHtml(notification.issue)}</p>` : ''}${approvalSummary(catalog, approval, view.now)}</section>`;
   const decision = approval === null ? '' : approval.status === 'pending' ? decisionForms(catalog, view, formAction) : `<section class="card">${decidedNotice(catalog, approval)}</section>`;
   const body = `${head}${decision}<section class="card"><h2>${escapeHtml(p.context)}</h2>${context}</section>${suggestionsCard(catalog, view.suggestions)}${accountCard(catalog, view.account)}`;
-  return layout(catalog, title, body);
+  return layout(page, title, body);
 }
 
 /** The page after a POST: recorded, already decided (409) or expired (410). */
-export function renderDecisionPage(catalog: MessageCatalog, approval: ApprovalRecord, outcome: 'recorded' | 'conflict' | 'expired'): string {
+export function renderDecisionPage(page: PageContext, approval: ApprovalRecord, outcome: 'recorded' | 'conflict' | 'expired'): string {
+  const { catalog } = page;
   const p = catalog.page;
   const title = outcome === 'expired' ? p.expiredTitle : approval.status === 'approved' ? p.approvedTitle : approval.status === 'denied' ? p.deniedTitle : p.expiredTitle;
   const notice = outcome === 'recorded' ? `<p class="notice good">${escapeHtml(p.decisionRecorded)}</p>` : decidedNotice(catalog, approval);
   const body = `<section class="card"><h1>${escapeHtml(title)}</h1>${notice}<dl><dt>${escapeHtml(p.action)}</dt><dd>${escapeHtml(catalog.actionTitle(approval.action))}</dd><dt>${escapeHtml(p.reason)}</dt><dd>${escapeHtml(approval.reason)}</dd></dl></section>`;
-  return layout(catalog, title, body);
+  return layout(page, title, body);
 }
 
 /** `GET /upgrade`. */
-export function renderUpgradePage(catalog: MessageCatalog, view: UpgradeView): string {
+export function renderUpgradePage(page: PageContext, view: UpgradeView): string {
+  const { catalog } = page;
   const p = catalog.page;
   const title = p.upgradeTitle(view.target.label);
   const unlocks = view.unlocks.length === 0 ? '' : `<section class="card"><h2>${escapeHtml(p.unlocks)}</h2><ul>${view.unlocks.map((u) => `<li>${escapeHtml(u.description)}</li>`).join('')}</ul></section>`;
@@ -164,11 +189,12 @@ export function renderUpgradePage(catalog: MessageCatalog, view: UpgradeView): s
       ? `<a class="button" href="${escapeHtml(view.checkoutUrl)}" rel="noopener noreferrer">${escapeHtml(p.checkout)}</a>`
       : `<p class="notice">${escapeHtml(p.noCheckout)}</p>`;
   const body = `<section class="card"><h1>${escapeHtml(title)}</h1><dl><dt>${escapeHtml(p.currentTier)}</dt><dd>${escapeHtml(view.current.label)}</dd><dt>${escapeHtml(p.targetTier)}</dt><dd>${escapeHtml(view.target.label)}</dd></dl></section>${unlocks}<section class="card">${action}<p class="muted">${escapeHtml(p.expires(catalog.dateTime(view.expiresAt), catalog.duration(view.expiresAt - view.now)))}</p></section>${accountCard(catalog, view.account)}`;
-  return layout(catalog, title, body);
+  return layout(page, title, body);
 }
 
 /** A page for an error code (invalid/expired link, forgery, not found, unavailable). */
-export function renderErrorPage(catalog: MessageCatalog, code: string): string {
+export function renderErrorPage(page: PageContext, code: string): string {
+  const { catalog } = page;
   const p = catalog.page;
   const [title, text] =
     code === 'LINK_INVALID'
@@ -184,5 +210,5 @@ export function renderErrorPage(catalog: MessageCatalog, code: string): string {
               : code === 'STORE_UNAVAILABLE' || code === 'RATE_LIMITED'
                 ? [p.unavailableTitle, p.unavailableBody]
                 : [p.errorTitle, p.errorBody];
-  return layout(catalog, title, `<section class="card"><h1>${escapeHtml(title)}</h1><p class="notice bad">${escapeHtml(text)}</p></section>`);
+  return layout(page, title, `<section class="card"><h1>${escapeHtml(title)}</h1><p class="notice bad">${escapeHtml(text)}</p></section>`);
 }

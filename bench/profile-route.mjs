@@ -1,0 +1,27 @@
+#!/usr/bin/env node
+// Loads one or more routes of the bench server for a while, for profiling:
+//   BENCH_CPU_PROF=/tmp/prof node bench/profile-route.mjs fastify 'GET /v1/capabilities' [seconds=8]
+// then `node bench/profile-summary.mjs /tmp/prof/<file>.cpuprofile`.
+// Route names are those of part 2 (bench/parts/http.mjs); several may be given, separated by ';'.
+import { appRoutes, checkAppRoutes } from './parts/http.mjs';
+import { measureRoutes } from './lib/load.mjs';
+import { startServer } from './lib/server-process.mjs';
+import { fmt } from './lib/stats.mjs';
+
+const [framework = 'fastify', names = 'GET /v1/capabilities', seconds = '8'] = process.argv.slice(2);
+const server = await startServer({ framework, mode: 'app', store: { kind: 'memory' }, pages: 64 });
+try {
+  await checkAppRoutes(server);
+  const all = appRoutes(server);
+  const chosen = Object.fromEntries(
+    names.split(';').map((name) => {
+      const route = all[name.trim()];
+      if (route === undefined) throw new Error(`unknown route ${name}; choose from: ${Object.keys(all).join(', ')}`);
+      return [name.trim(), route];
+    }),
+  );
+  const m = await measureRoutes(server, chosen, { warmupSeconds: 1, seconds: Number(seconds), reps: 1 });
+  for (const [name, s] of Object.entries(m)) console.log(`${framework} ${name}: ${fmt(s.rps, 0)} req/s, ${fmt(s.cpuPerRequestUs, 1)} µs CPU/req, failed ${s.failed}`);
+} finally {
+  await server.close();
+}
