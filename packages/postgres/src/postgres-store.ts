@@ -262,7 +262,19 @@ export function postgresStore(options: PostgresStoreOptions): PostgresStore {
     }
   }
 
-  const query = (text: string, values: readonly unknown[]): Promise<QueryResult<Row>> => pool.query<Row>(text, values as unknown[]);
+  // Every statement is sent as a named prepared statement, so each connection parses and plans it
+  // once instead of on every call (the notification insert is a large CTE). The name is derived
+  // from the text, which includes the schema: stores of several schemas can share one pool.
+  const statementNames = new Map<string, string>();
+  const named = (text: string, values: readonly unknown[]) => {
+    let name = statementNames.get(text);
+    if (name === undefined) {
+      name = `tiergate_${createHash('sha256').update(text).digest('hex').slice(0, 24)}`;
+      statementNames.set(text, name);
+    }
+    return { name, text, values: values as unknown[] };
+  };
+  const query = (text: string, values: readonly unknown[]): Promise<QueryResult<Row>> => pool.query<Row>(named(text, values));
 
   /**
    * Runs `work` on one connection of the pool. If anything fails, the
@@ -433,13 +445,13 @@ export function postgresStore(options: PostgresStoreOptions): PostgresStore {
           // One window: the statement alone is atomic. Several: all or none, in one transaction.
           const several = windows.length > 1;
           if (several) await client.query('BEGIN');
-          const added = usedOf((await client.query<Row>(sql.consumeQuota, values)).rows);
+          const added = usedOf((await client.query<Row>(named(sql.consumeQuota, values))).rows);
           if (added.size === windows.length) {
             if (several) await client.query('COMMIT');
             return { ok: true as const, used: windows.map((w) => added.get(w.key) ?? 0) };
           }
           if (several) await client.query('ROLLBACK');
-          const current = usedOf((await client.query<Row>(sql.readCounters, [accountId, action, windows.map((w) => w.key)])).rows);
+          const current = usedOf((await client.query<Row>(named(sql.readCounters, [accountId, action, windows.map((w) => w.key)]))).rows);
           const used = windows.map((w) => current.get(w.key) ?? 0);
           let exceeded = windows.findIndex((w, i) => (used[i] as number) + amount > w.limit);
           // A concurrent refund may have made room since; report the window that refused.
