@@ -13,6 +13,7 @@ const SERVER = path.join(here, '..', 'servers', 'http-server.mjs');
  */
 export async function startServer(config, { startupMs = 120_000 } = {}) {
   const execArgv = [];
+  if (process.env.BENCH_TRACE_GC) execArgv.push('--trace-gc');
   if (process.env.BENCH_CPU_PROF) execArgv.push('--cpu-prof', `--cpu-prof-dir=${process.env.BENCH_CPU_PROF}`);
   const child = fork(SERVER, [], { env: { ...process.env, BENCH_SERVER: JSON.stringify(config) }, execArgv, stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
   let nextId = 1;

@@ -7,7 +7,7 @@
  * An adapter is translation only:
  * 1. build a `KernelRequest` (method, path relative to the mount point, raw
  *    query, headers, the raw request stream (the kernel reads it under `maxBodyBytes`),
- *    client IP, an abort signal for long polls) and call `createHandler`'s
+ *    client IP, the Node response (watched for a disconnect during long polls)) and call `createHandler`'s
  *    handler;
  * 2. write the `KernelResponse` (status, headers, already-serialised body);
  * 3. for guards, call `createGuard(...)(headers)`: allowed → hand the
@@ -30,7 +30,6 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import {
   createGuard,
   createHandler,
-  disconnectSignal,
   type GuardContext,
   type GuardOptions,
   type KernelResponse,
@@ -64,10 +63,9 @@ export function tiergateRequestHandler(tiergate: Tiergate, options: { readonly p
       headers: req.headers,
       body: req, // the kernel reads the stream (under maxBodyBytes) only on routes that take a body
       ...(ip === undefined ? {} : { ip }),
-      // Only a long poll reads it: the AbortController and its 'close' listener are made on demand.
-      get signal() {
-        return disconnectSignal(res);
-      },
+      // The kernel watches it for a disconnect only during a ?wait= long poll (no closure over it here:
+      // a per-request closure capturing the response measurably raised GC time per request).
+      response: res,
     });
     writeKernelResponse(res, response);
     return true;

@@ -13,7 +13,6 @@ import express from 'express';
 import {
   createGuard,
   createHandler,
-  disconnectSignal,
   type GuardContext,
   type GuardOptions,
   type KernelResponse,
@@ -79,10 +78,9 @@ export function tiergateRouter(tiergate: Tiergate): express.Router {
         // What a host body parser produced if one already consumed the stream, else the stream itself (the kernel reads and parses it).
         body: req.readableEnded ? req.body : req,
         ...(req.ip === undefined ? {} : { ip: req.ip }),
-        // Only a long poll reads it: the AbortController and its 'close' listener are made on demand.
-        get signal() {
-          return disconnectSignal(res);
-        },
+        // The kernel watches it for a disconnect only during a ?wait= long poll (no closure over it here:
+        // a per-request closure capturing the response measurably raised GC time per request).
+        response: res,
       });
       send(res, response);
     })().catch(next);

@@ -16,6 +16,7 @@ import { approvalQuerySchema, issuesOf, operatorDecisionFormSchema, type Capabil
 import type { Account } from '../service/accounts.js';
 import type { CheckResult, GuardContext, Tiergate } from '../service/create-tiergate.js';
 import { openApiDocument } from './openapi.js';
+import { disconnectSignal, type ClosableResponse } from './disconnect-signal.js';
 import { readBody } from './read-body.js';
 import { PAGE_HEADERS, STYLESHEET, STYLESHEET_FILE, STYLESHEET_HEADERS, renderDecisionPage, renderErrorPage, renderOperatorPage, renderUpgradePage, type PageContext } from './pages.js';
 
@@ -39,12 +40,15 @@ export interface KernelRequest {
   readonly body?: unknown;
   /** Client IP (for the approval audit trail). */
   readonly ip?: string;
-  /**
-   * Aborts long polls when the client goes away. Read only by a `?wait=` long
-   * poll, at most once per request, so an adapter may define it as a getter
-   * that makes the signal on demand.
-   */
+  /** Aborts long polls when the client goes away. */
   readonly signal?: AbortSignal;
+  /**
+   * For adapters on `node:http`-based frameworks, instead of `signal`: the
+   * Node response. Only a `?wait=` long poll needs to know when the client
+   * goes away, and only then does the kernel make a {@link disconnectSignal}
+   * from it, so other requests pay for no `AbortController` or listener.
+   */
+  readonly response?: ClosableResponse;
 }
 
 /** What the adapter writes back. `body` is already serialised. */
@@ -337,8 +341,8 @@ export function createHandler(tiergate: Tiergate): KernelHandler {
           return withAccount(request, async (account) => {
             const parsed = approvalQuerySchema.safeParse({ wait: query.get('wait') ?? undefined });
             if (!parsed.success) throw new TiergateError('INVALID_REQUEST', messages.errors.INVALID_REQUEST, { details: issuesOf(parsed.error) });
-            // The signal is read only for a long poll, and once: adapters may make it on demand (a getter).
-            const signal = parsed.data.wait === undefined ? undefined : request.signal;
+            // Only a long poll watches for the client going away.
+            const signal = parsed.data.wait === undefined ? undefined : (request.signal ?? (request.response === undefined ? undefined : disconnectSignal(request.response)));
             const result = await tiergate.getApproval(account, requestId ?? '', {
               ...(parsed.data.wait === undefined ? {} : { waitSeconds: parsed.data.wait }),
               ...(signal === undefined ? {} : { signal }),

@@ -1,0 +1,19 @@
+import { apiKeyAuthenticator, createHandler, createTiergate, defaultTiers, memoryStore } from '@tiergate/core';
+const entries = [];
+for (let i = 0; i < 64; i++) entries.push({ apiKey: `bench-free-${i}-4f9a1c2e8b7d6a5f`, account: { id: `acc_${i}`, tier: 'free', operatorEmail: 'a@example.com' } });
+const byId = new Map(entries.map((e) => [e.account.id, e.account]));
+const tiergate = createTiergate({ authenticate: apiKeyAuthenticator(entries), findAccount: (id) => byId.get(id) ?? null, secret: 'bench-link-secret-0123456789abcdef-0123456789', publicUrl: 'http://127.0.0.1:3000', store: memoryStore(), tiers: defaultTiers, notifyRateLimit: { points: 1e9, durationSeconds: 3600 }, logger: { debug() {}, info() {}, warn() {}, error() {} } });
+const handle = createHandler(tiergate);
+const BODY = Buffer.from(JSON.stringify({ issue: 'I need to send a receipt to a customer, but this account is on the free tier.', action_label: 'Upgrade to send', context: { customer_id: 'cus_123', attempted_action: 'send_messages', recipients: 1, reason: 'SEND_REQUIRES_PAID' } }));
+const route = process.argv[2] ?? 'notify';
+const N = Number(process.argv[3] ?? 50000);
+async function one(i) {
+  const headers = { authorization: `Bearer ${entries[i % 64].apiKey}`, 'content-type': 'application/json', host: '127.0.0.1:3000' };
+  if (route === 'notify') return handle({ method: 'POST', path: '/v1/notify-operator', query: '', headers, body: (async function* () { yield BODY; })() });
+  return handle({ method: 'GET', path: '/v1/capabilities', query: '', headers });
+}
+for (let i = 0; i < 5000; i++) await one(i);
+const t0 = process.hrtime.bigint();
+for (let i = 0; i < N; i++) { const r = await one(i); if (r.status >= 300) throw new Error(r.body); }
+const dt = Number(process.hrtime.bigint() - t0) / 1e3 / N;
+console.log(`${route}: ${dt.toFixed(2)} µs per request in process`);
