@@ -1,3 +1,9 @@
+#!/usr/bin/env node
+// The kernel alone, without HTTP: createHandler() called in a loop on a memory store,
+// one request at a time, to tell tiergate's own work from the framework and the system calls.
+//   node bench/kernel-in-process.mjs notify 50000      # POST /v1/notify-operator
+//   node bench/kernel-in-process.mjs caps 100000       # GET /v1/capabilities (free account)
+// Add --cpu-prof to profile it. Run `npm run build` first.
 import { apiKeyAuthenticator, createHandler, createTiergate, defaultTiers, memoryStore } from '@tiergate/core';
 const entries = [];
 for (let i = 0; i < 64; i++) entries.push({ apiKey: `bench-free-${i}-4f9a1c2e8b7d6a5f`, account: { id: `acc_${i}`, tier: 'free', operatorEmail: 'a@example.com' } });
