@@ -5,7 +5,7 @@
  * ready-made `authenticate` over a fixed list that keeps only key hashes and
  * compares them in constant time.
  */
-import { createHash, timingSafeEqual } from 'node:crypto';
+import { hash } from 'node:crypto';
 import type { Usage } from '../policy/capabilities.js';
 
 /** What tiergate needs to know about an account. */
@@ -58,7 +58,16 @@ export function bearerToken(header: string | string[] | undefined): string | und
 
 /** SHA-256 of an API key, hex: what {@link apiKeyAuthenticator} keeps instead of the key. */
 export function hashApiKey(apiKey: string): string {
-  return createHash('sha256').update(apiKey).digest('hex');
+  // One-shot hash straight to hex: several times cheaper than createHash() and a digest Buffer.
+  return hash('sha256', apiKey, 'hex');
+}
+
+/** Compares two strings of equal length in time that depends only on the length. */
+function constantTimeEqual(a: string, b: string): boolean {
+  if (a.length !== b.length) return false;
+  let difference = 0;
+  for (let i = 0; i < a.length; i += 1) difference |= a.charCodeAt(i) ^ b.charCodeAt(i);
+  return difference === 0;
 }
 
 /**
@@ -70,17 +79,16 @@ export function hashApiKey(apiKey: string): string {
 export function apiKeyAuthenticator(
   entries: readonly ({ readonly apiKey: string; readonly account: Account } | { readonly apiKeyHash: string; readonly account: Account })[],
 ): Authenticate & { readonly size: number } {
-  const byHash = new Map<string, { hash: Buffer; account: Account }>();
+  const byHash = new Map<string, { hash: string; account: Account }>();
   for (const entry of entries) {
     const hex = 'apiKeyHash' in entry ? entry.apiKeyHash.toLowerCase() : hashApiKey(entry.apiKey);
-    byHash.set(hex, { hash: Buffer.from(hex, 'hex'), account: entry.account });
+    byHash.set(hex, { hash: hex, account: entry.account });
   }
   const authenticate = (apiKey: string): Account | null => {
-    // hashApiKey's digest, kept as bytes for the comparison (one hash, one hex encoding per request).
-    const digest = createHash('sha256').update(apiKey).digest();
-    const hit = byHash.get(digest.toString('hex'));
+    const digest = hashApiKey(apiKey);
+    const hit = byHash.get(digest);
     if (hit === undefined) return null;
-    return timingSafeEqual(hit.hash, digest) ? hit.account : null;
+    return constantTimeEqual(hit.hash, digest) ? hit.account : null;
   };
   return Object.assign(authenticate, { size: byHash.size });
 }
