@@ -1,8 +1,9 @@
 /**
  * Embedding tiergate into an existing Express app. The app keeps its own
  * routes (`/health`, `/v1/messages`, `/billing`) and its own user table (API
- * key hashes and a `plan` column); tiergate is mounted under `/agent`, reads
- * accounts from that table, and guards the app's own send route.
+ * key hashes and a `plan` column, in `embed-app.ts`, shared with the other
+ * two frameworks); tiergate is mounted under `/agent`, reads accounts from
+ * that table, and guards the app's own send route.
  *
  * ```sh
  * PORT=3000 npx tsx examples/src/embed-express.ts
@@ -11,66 +12,14 @@
  * curl -H "Authorization: Bearer app_key_hobby_0b5e1c7a9d3f" http://127.0.0.1:3000/agent/v1/capabilities
  * ```
  */
-import { createHash, randomBytes, timingSafeEqual } from 'node:crypto';
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { pathToFileURL } from 'node:url';
 import express from 'express';
-import { createTiergate, type Account, type Tiergate } from '@tiergate/core';
 import { requireCapability, tiergateRouter } from '@tiergate/express';
+import { DEMO_KEYS, createAppTiergate, findUserByApiKey, type EmbeddedApp } from './embed-app.js';
 
-// ----------------------------------------------------------------- the app's own data
-
-/** The app's billing plans, and the tiergate tier each one maps to. */
-const TIER_OF_PLAN = { hobby: 'free', starter: 'developer', scale: 'growth' } as const;
-
-/** A row of the app's `users` table: it stores a hash of the API key, never the key. */
-interface User {
-  readonly id: string;
-  readonly email: string;
-  readonly plan: keyof typeof TIER_OF_PLAN;
-  readonly apiKeySha256: Buffer;
-  /** Signs approval callbacks to this user's agents. */
-  readonly webhookSecret: string;
-}
-
-/** The demo users' API keys (a real app shows a key once, at creation). */
-export const DEMO_KEYS = {
-  hobby: 'app_key_hobby_0b5e1c7a9d3f',
-  starter: 'app_key_starter_6a2d8f4c1e9b',
-  scale: 'app_key_scale_3f7b9e1d5c2a',
-} as const;
-
-const sha256 = (value: string): Buffer => createHash('sha256').update(value).digest();
-
-const users: readonly User[] = [
-  { id: 'usr_ada', email: 'ada@example.com', plan: 'hobby', apiKeySha256: sha256(DEMO_KEYS.hobby), webhookSecret: 'whsec_YWRhLWV4YW1wbGUtd2ViaG9vay1zZWNyZXQ=' },
-  { id: 'usr_grace', email: 'grace@example.com', plan: 'starter', apiKeySha256: sha256(DEMO_KEYS.starter), webhookSecret: 'whsec_Z3JhY2UtZXhhbXBsZS13ZWJob29rLXNlY3JldA==' },
-  { id: 'usr_linus', email: 'linus@example.com', plan: 'scale', apiKeySha256: sha256(DEMO_KEYS.scale), webhookSecret: 'whsec_bGludXMtZXhhbXBsZS13ZWJob29rLXNlY3JldA==' },
-];
-
-/** The app's own key lookup: hash, then compare in constant time. */
-function findUserByApiKey(apiKey: string): User | undefined {
-  const hash = sha256(apiKey);
-  return users.find((user) => timingSafeEqual(user.apiKeySha256, hash));
-}
-
-/** What tiergate needs to know about a user. */
-function accountOf(user: User): Account {
-  return { id: user.id, tier: TIER_OF_PLAN[user.plan], operatorEmail: user.email, webhookSecret: user.webhookSecret };
-}
-
-// ----------------------------------------------------------------------------- the app
-
-/** A running instance of the app. */
-export interface EmbeddedApp {
-  /** `http://127.0.0.1:<port>` */
-  readonly url: string;
-  /** The tiergate service mounted under `/agent`. */
-  readonly tiergate: Tiergate;
-  /** Stops listening and stops tiergate's background work. */
-  close(): Promise<void>;
-}
+export { DEMO_KEYS, type EmbeddedApp };
 
 /**
  * Starts the app on `port` (0 = any) with tiergate under `/agent`. Operator
@@ -81,19 +30,7 @@ export async function start(port = 3000): Promise<EmbeddedApp> {
   /** The app's own messages table. */
   const messages: { id: string; userId: string; to: string; subject: string; text: string }[] = [];
   let base = '';
-  const tiergate = createTiergate({
-    authenticate: (apiKey) => {
-      const user = findUserByApiKey(apiKey);
-      return user === undefined ? null : accountOf(user);
-    },
-    findAccount: (id) => {
-      const user = users.find((u) => u.id === id);
-      return user === undefined ? null : accountOf(user);
-    },
-    secret: process.env['TIERGATE_SECRET'] ?? randomBytes(32).toString('base64url'),
-    publicUrl: () => `${base}/agent`,
-    links: { checkoutUrl: (_account, tier) => `${base}/billing?plan=${tier === 'developer' ? 'starter' : 'scale'}` },
-  });
+  const tiergate = createAppTiergate(() => base);
 
   const app = express();
   app.disable('x-powered-by');
