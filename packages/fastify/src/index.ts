@@ -92,10 +92,11 @@ function tiergateRoutes(tiergate: Tiergate): FastifyPluginAsync {
   return async (routes: FastifyInstance) => {
     const handle = createHandler(tiergate);
     const prefix = routes.prefix;
-    // The kernel reads the raw stream under its own size limit and parses it (JSON, forms), so every
-    // 400/413/415 is tiergate's — an HTML page with the page headers on the operator routes, JSON elsewhere.
-    // JSON (the agent API's bodies) is collected by Fastify as bytes under the same limit (its 413 is mapped
-    // below) and handed over unparsed, which costs less than reading the stream in the kernel.
+    // Every body reaches the kernel unparsed, so every 400/415 is tiergate's (an HTML page with the page
+    // headers on the operator routes, JSON elsewhere). JSON — the agent API's bodies — is collected by
+    // Fastify as bytes under tiergate's limit, which costs less than reading the stream in the kernel (a
+    // JSON body over the limit gets Fastify's 413, mapped below to tiergate's JSON envelope); any other
+    // type (the operator form) is passed as the raw stream, read by the kernel under the same limit.
     routes.removeAllContentTypeParsers();
     routes.addContentTypeParser('application/json', { parseAs: 'buffer', bodyLimit: tiergate.maxBodyBytes }, (_request, body, done) => done(null, body));
     routes.addContentTypeParser('*', (_request, payload, done) => done(null, payload));
