@@ -5,6 +5,9 @@
  * Only the wiring into each framework differs between those files.
  */
 import { createHash, randomBytes, timingSafeEqual } from 'node:crypto';
+import type http from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { pathToFileURL } from 'node:url';
 import { createTiergate, type Account, type Tiergate } from '@tiergate/core';
 
 // ----------------------------------------------------------------- the app's own data
@@ -76,4 +79,36 @@ export function createAppTiergate(origin: () => string): Tiergate {
     publicUrl: () => `${origin()}/agent`,
     links: { checkoutUrl: (_account, tier) => `${origin()}/billing?plan=${tier === 'developer' ? 'starter' : 'scale'}` },
   });
+}
+
+/**
+ * Listens with the app's `node:http` server on 127.0.0.1:`port`, tells the
+ * app its public origin (`PUBLIC_URL`, else the listen URL) and starts
+ * tiergate's background work.
+ */
+export async function listen(server: http.Server, port: number, tiergate: Tiergate, setOrigin: (origin: string) => void): Promise<EmbeddedApp> {
+  await new Promise<void>((resolve) => server.listen(port, '127.0.0.1', resolve));
+  const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+  setOrigin((process.env['PUBLIC_URL'] ?? url).replace(/\/+$/, ''));
+  tiergate.start();
+  return {
+    url,
+    tiergate,
+    async close() {
+      server.closeAllConnections();
+      await new Promise<void>((resolve) => server.close(() => resolve()));
+      await tiergate.stop();
+    },
+  };
+}
+
+/** When `moduleUrl` is the script node was started with: starts the app on `PORT`, prints its keys, stops on SIGINT/SIGTERM. */
+export async function runAsScript(moduleUrl: string, start: (port: number) => Promise<EmbeddedApp>): Promise<void> {
+  if (process.argv[1] === undefined || moduleUrl !== pathToFileURL(process.argv[1]).href) return;
+  const running = await start(Number(process.env['PORT'] ?? 3000));
+  console.log(`listening on ${running.url} (tiergate under ${running.url}/agent)`);
+  for (const [plan, key] of Object.entries(DEMO_KEYS)) console.log(`  ${plan} user: ${key}`);
+  const stop = () => void running.close().then(() => process.exit(0));
+  process.on('SIGINT', stop);
+  process.on('SIGTERM', stop);
 }

@@ -13,10 +13,9 @@
  * ```
  */
 import type { AddressInfo } from 'node:net';
-import { pathToFileURL } from 'node:url';
 import Fastify from 'fastify';
 import { tiergatePlugin } from '@tiergate/fastify';
-import { DEMO_KEYS, createAppTiergate, findUserByApiKey, type EmbeddedApp } from './embed-app.js';
+import { DEMO_KEYS, createAppTiergate, findUserByApiKey, runAsScript, type EmbeddedApp } from './embed-app.js';
 
 export { DEMO_KEYS, type EmbeddedApp };
 
@@ -74,11 +73,4 @@ export async function start(port = 3000): Promise<EmbeddedApp> {
   };
 }
 
-if (process.argv[1] !== undefined && import.meta.url === pathToFileURL(process.argv[1]).href) {
-  const running = await start(Number(process.env['PORT'] ?? 3000));
-  console.log(`listening on ${running.url} (tiergate under ${running.url}/agent)`);
-  for (const [plan, key] of Object.entries(DEMO_KEYS)) console.log(`  ${plan} user: ${key}`);
-  const stop = () => void running.close().then(() => process.exit(0));
-  process.on('SIGINT', stop);
-  process.on('SIGTERM', stop);
-}
+await runAsScript(import.meta.url, start);

@@ -13,11 +13,9 @@
  * ```
  */
 import http from 'node:http';
-import type { AddressInfo } from 'node:net';
-import { pathToFileURL } from 'node:url';
 import Koa from 'koa';
 import { requireCapability, tiergateMiddleware } from '@tiergate/koa';
-import { DEMO_KEYS, createAppTiergate, findUserByApiKey, type EmbeddedApp } from './embed-app.js';
+import { DEMO_KEYS, createAppTiergate, findUserByApiKey, listen, runAsScript, type EmbeddedApp } from './embed-app.js';
 
 export { DEMO_KEYS, type EmbeddedApp };
 
@@ -97,26 +95,9 @@ export async function start(port = 3000): Promise<EmbeddedApp> {
   });
 
   const server = http.createServer(app.callback());
-  await new Promise<void>((resolve) => server.listen(port, '127.0.0.1', resolve));
-  const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
-  base = (process.env['PUBLIC_URL'] ?? url).replace(/\/+$/, '');
-  tiergate.start();
-  return {
-    url,
-    tiergate,
-    async close() {
-      server.closeAllConnections();
-      await new Promise<void>((resolve) => server.close(() => resolve()));
-      await tiergate.stop();
-    },
-  };
+  return listen(server, port, tiergate, (origin) => {
+    base = origin;
+  });
 }
 
-if (process.argv[1] !== undefined && import.meta.url === pathToFileURL(process.argv[1]).href) {
-  const running = await start(Number(process.env['PORT'] ?? 3000));
-  console.log(`listening on ${running.url} (tiergate under ${running.url}/agent)`);
-  for (const [plan, key] of Object.entries(DEMO_KEYS)) console.log(`  ${plan} user: ${key}`);
-  const stop = () => void running.close().then(() => process.exit(0));
-  process.on('SIGINT', stop);
-  process.on('SIGTERM', stop);
-}
+await runAsScript(import.meta.url, start);
