@@ -218,28 +218,23 @@ async function main() {
   const opened = await openStore();
   const { store } = opened;
   // The store calls of \`tiergate.sweep()\`: due approvals from the deadline index,
-  // one compare-and-set to \`expired\` each (16 at once), then the retention purge. (The
+  // one compare-and-set to \`expired\` each, then the retention purge. (The
   // service's sweep also kicks its dispatcher, which would claim the outbox
   // messages measured below, so the worker makes the same calls itself.)
   async function sweep() {
     let expired = 0;
     for (let pass = 0; pass < 10; pass += 1) {
       const due = await store.dueApprovals(NOW, 100);
-      // As the service does: up to 16 compare-and-sets at once (each is independent).
-      for (let at = 0; at < due.length; at += 16) {
-        const results = await Promise.all(
-          due.slice(at, at + 16).map((approval) => {
-            const plan = planTransition(approval, { to: 'expired' }, NOW, false);
-            if (!plan.ok) return { ok: false };
-            return store.transitionApproval({
-              id: approval.id,
-              patch: plan.patch,
-              audit: { approvalId: approval.id, at: NOW, event: 'expired', actor: 'system', ip: null, userAgent: null },
-              outbox: [],
-            });
-          }),
-        );
-        expired += results.filter((r) => r.ok).length;
+      for (const approval of due) {
+        const plan = planTransition(approval, { to: 'expired' }, NOW, false);
+        if (!plan.ok) continue;
+        const result = await store.transitionApproval({
+          id: approval.id,
+          patch: plan.patch,
+          audit: { approvalId: approval.id, at: NOW, event: 'expired', actor: 'system', ip: null, userAgent: null },
+          outbox: [],
+        });
+        if (result.ok) expired += 1;
       }
       if (due.length < 100) break;
     }

@@ -231,9 +231,6 @@ function safeHttpUrl(url: string | undefined): string | undefined {
   }
 }
 
-/** How many due approvals one sweep expires at once (each is its own compare-and-set). */
-const SWEEP_CONCURRENCY = 16;
-
 /**
  * Creates the tiergate service. Options are validated at once (throws
  * `CONFIG_INVALID` / `TIER_TABLE_INVALID`).
@@ -1018,14 +1015,9 @@ export function createTiergate<TT extends TierTable = typeof defaultTiers>(optio
       for (let round = 0; round < 10; round += 1) {
         const due = await callStore(() => store.dueApprovals(now, 100));
         if (due.length === 0) break;
-        // Each expiry is its own compare-and-set, independent of the others: run a few at once, so a
-        // store with per-statement latency (a database round trip and commit) is not paid for in series.
-        for (let at = 0; at < due.length; at += SWEEP_CONCURRENCY) {
-          const settled = await Promise.allSettled(due.slice(at, at + SWEEP_CONCURRENCY).map((approval) => transition(approval, { to: 'expired' }, { by: 'system' })));
-          for (const outcome of settled) {
-            if (outcome.status === 'rejected') throw outcome.reason;
-            if (outcome.value.ok) expired += 1;
-          }
+        for (const approval of due) {
+          const outcome = await transition(approval, { to: 'expired' }, { by: 'system' });
+          if (outcome.ok) expired += 1;
         }
         if (due.length < 100) break;
       }
