@@ -6,6 +6,7 @@
  */
 export { createFakeClock, parseDuration, type FakeClock } from './fake-clock.js';
 export { runStoreConformance, type StoreConformanceOptions, type StoreUnderTest } from './store-conformance.js';
+export { DAY, FAR, HOUR, KEEP, MINUTE, T0, approvalRecord, auditFor, createdEntry, decision, notificationRecord, outboxMessage, outcomeOf, range, uid } from './records.js';
 export { runAdapterConformance, type AdapterConformanceOptions, type ConformanceServer, type MakeConformanceServer } from './adapter-conformance.js';
 export {
   formatCapabilities,

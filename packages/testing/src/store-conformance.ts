@@ -10,18 +10,9 @@
  * leftovers of one test never show up in another. Times are passed in; the
  * suite never sleeps to let time pass.
  */
-import { randomBytes } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it, onTestFinished } from 'vitest';
-import type {
-  ApprovalPatch,
-  ApprovalRecord,
-  AuditEntry,
-  ClaimedMessage,
-  NotificationRecord,
-  OutboxMessage,
-  QuotaWindowInput,
-  Store,
-} from '@tiergate/core';
+import type { ApprovalRecord, ClaimedMessage, NotificationRecord, OutboxMessage, QuotaWindowInput, Store } from '@tiergate/core';
+import { DAY, FAR, HOUR, KEEP, MINUTE, T0, approvalRecord, auditFor, createdEntry, decision, notificationRecord, outboxMessage, outcomeOf, range, uid } from './records.js';
 
 /** A store built for the suite, and how to dispose of it. */
 export interface StoreUnderTest {
@@ -40,100 +31,9 @@ export interface StoreConformanceOptions {
   readonly unreachable?: () => Promise<StoreUnderTest>;
 }
 
-const T0 = Date.parse('2026-01-15T12:00:00.000Z');
-const MINUTE = 60_000;
-const HOUR = 3_600_000;
-const DAY = 86_400_000;
-/** Deadlines of records that no time-scanning test may see. */
-const FAR = T0 + 3650 * DAY;
-const KEEP = FAR + 30 * DAY;
-
-const rand = (): string => randomBytes(8).toString('hex');
-const uid = (prefix: string): string => `${prefix}${rand()}`;
-const range = (n: number): number[] => Array.from({ length: n }, (_, i) => i);
-
 /** Lets pending callbacks run (a few event-loop turns), without waiting for time. */
 async function turns(n = 5): Promise<void> {
   for (let i = 0; i < n; i += 1) await new Promise<void>((resolve) => setImmediate(resolve));
-}
-
-function notificationRecord(overrides: Partial<NotificationRecord> = {}): NotificationRecord {
-  return {
-    id: uid('not_'),
-    accountId: uid('acc_'),
-    issue: 'Unable to send confirmation email - sending requires paid tier',
-    actionLabel: 'Review Request',
-    sealedContext: `v1.${rand()}.${rand()}`,
-    approvalId: null,
-    linkId: uid('lnk_'),
-    account: { tier: 'free', status: 'active', operatorEmail: 'ops@example.com', customDomains: null },
-    createdAt: T0,
-    expiresAt: FAR,
-    purgeAt: KEEP,
-    ...overrides,
-  };
-}
-
-function approvalRecord(notification: NotificationRecord, overrides: Partial<ApprovalRecord> = {}): ApprovalRecord {
-  return {
-    id: notification.approvalId ?? uid('apr_'),
-    accountId: notification.accountId,
-    notificationId: notification.id,
-    action: 'bulk_send',
-    reason: 'Sending to 500 recipients exceeds safety threshold',
-    urgency: 'medium',
-    callbackUrl: 'https://agent.example.com/hooks/tiergate',
-    sealedSecret: `v1.${rand()}`,
-    status: 'pending',
-    createdAt: T0,
-    expiresAt: FAR,
-    decidedAt: null,
-    decidedBy: null,
-    denialReason: null,
-    purgeAt: KEEP,
-    ...overrides,
-  };
-}
-
-function outboxMessage(subjectId: string, overrides: Partial<OutboxMessage> = {}): OutboxMessage {
-  return {
-    id: uid('msg_'),
-    accountId: uid('acc_'),
-    topic: 'callback',
-    type: 'approval.granted',
-    subjectId,
-    target: 'https://agent.example.com/hooks/tiergate',
-    state: 'pending',
-    attempts: 0,
-    nextAttemptAt: FAR,
-    createdAt: T0,
-    lastError: null,
-    purgeAt: KEEP,
-    ...overrides,
-  };
-}
-
-function createdEntry(approvalId: string, at = T0): AuditEntry {
-  return { approvalId, at, event: 'created', actor: 'agent', ip: null, userAgent: null };
-}
-
-function decision(status: ApprovalPatch['status'], at: number, by: string | null): ApprovalPatch {
-  return { status, decidedAt: at, decidedBy: by, denialReason: status === 'denied' ? 'not today' : null };
-}
-
-function auditFor(approvalId: string, patch: ApprovalPatch): AuditEntry {
-  return { approvalId, at: patch.decidedAt, event: patch.status, actor: patch.decidedBy ?? 'system', ip: '203.0.113.7', userAgent: 'conformance' };
-}
-
-/** The code of a rejection, or `'resolved'`. */
-async function outcomeOf(promise: Promise<unknown>): Promise<string> {
-  try {
-    await promise;
-    return 'resolved';
-  } catch (err) {
-    const code = (err as { code?: unknown }).code;
-    return typeof code === 'string' ? code : `untyped: ${String(err)}`;
-  }
 }
 
 /**
@@ -292,7 +192,7 @@ export function runStoreConformance(name: string, makeStore: () => Promise<Store
         const { approval } = await seedApproval();
         const attempts = range(64).map((i) => {
           const patch = decision(i % 3 === 0 ? 'denied' : i % 3 === 1 ? 'approved' : 'expired', T0 + i + 1, i % 3 === 2 ? null : `op${i}@example.com`);
-          return { patch, audit: auditFor(approval.id, patch), message: outboxMessage(approval.id, { id: `msg_${rand()}_${i}` }) };
+          return { patch, audit: auditFor(approval.id, patch), message: outboxMessage(approval.id, { id: `${uid('msg_')}_${i}` }) };
         });
         const results = await Promise.all(attempts.map((a) => store().transitionApproval({ id: approval.id, patch: a.patch, audit: a.audit, outbox: [a.message] })));
         const winners = results.flatMap((r, i) => (r.ok ? [i] : []));
