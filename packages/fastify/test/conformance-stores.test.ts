@@ -5,36 +5,16 @@
 // limiter, concurrent quota consumes, the outbox). Each test group gets its own
 // random PostgreSQL schema or Redis key prefix, removed afterwards.
 import { randomBytes } from 'node:crypto';
-import Fastify from 'fastify';
 import { Redis } from 'ioredis';
 import pg from 'pg';
 import { describe } from 'vitest';
-import type { Tiergate } from '@tiergate/core';
-import { tiergatePlugin } from '@tiergate/fastify';
 import { postgresStore } from '@tiergate/postgres';
 import { redisStore } from '@tiergate/redis';
-import { runAdapterConformance, serviceUrl, type ConformanceServer } from '@tiergate/testing';
+import { runAdapterConformance, serviceUrl } from '@tiergate/testing';
+import { startFastifyServer } from './conformance-server.js';
 
 const databaseUrl = serviceUrl('DATABASE_URL', 'postgres://postgres@127.0.0.1:5432/test', 'fastify conformance on PostgreSQL');
 const redisUrl = serviceUrl('REDIS_URL', 'redis://127.0.0.1:6379', 'fastify conformance on Redis');
-
-/** A missing service: a visible skip, or a failing test when `TIERGATE_REQUIRE_SERVICES=1`. */
-
-async function startFastifyServer(tiergate: Tiergate, { prefix }: { prefix: string }): Promise<ConformanceServer> {
-  const app = Fastify({ logger: false, forceCloseConnections: true });
-  await app.register(tiergatePlugin, { tiergate, prefix });
-  app.post('/host/send', { preHandler: app.requireCapability('send_messages', { consume: 1 }) }, async (request) => ({
-    account: request.tiergate?.account.id,
-    consumed: request.tiergate?.consumed,
-  }));
-  app.get('/host/inboxes', { preHandler: app.requireCapability('create_inboxes') }, async (request) => {
-    const context = request.tiergate;
-    if (context === null) throw new Error('the guard did not set request.tiergate');
-    return { account: context.account.id, can_send: (await context.ability()).can('send_messages'), tier: (await context.capabilities()).tier };
-  });
-  const url = await app.listen({ port: 0, host: '127.0.0.1' });
-  return { url, close: () => app.close() };
-}
 
 /** A migrated PostgreSQL store in a fresh schema, dropped by `cleanup`. */
 async function makePostgresStore() {
