@@ -72,8 +72,12 @@ async function openStore(spec) {
     const pool = new pg.Pool({ connectionString: spec.url, max: 16, connectionTimeoutMillis: 5000 });
     const store = postgresStore({ pool, schema: spec.schema });
     await store.migrate();
+    // The floor route's table: what a host's own endpoint writes per request.
+    await pool.query(`CREATE TABLE IF NOT EXISTS ${spec.schema}.bench_floor (id text PRIMARY KEY, body jsonb NOT NULL)`);
+    const insert = `INSERT INTO ${spec.schema}.bench_floor (id, body) VALUES ($1, $2)`;
     return {
       store,
+      floorWrite: (id, body) => pool.query({ name: 'bench_floor_insert', text: insert, values: [id, body] }),
       close: async () => {
         await store.close();
         await pool.end();
@@ -91,6 +95,7 @@ async function openStore(spec) {
     const store = redisStore({ client, keyPrefix: spec.prefix });
     return {
       store,
+      floorWrite: (id, body) => client.set(`${spec.prefix}floor:${id}`, body, 'PX', 600_000),
       close: async () => {
         await store.close();
         client.disconnect();
@@ -119,13 +124,33 @@ function readJson(req) {
 const bareCreated = (body) => ({ result: { received: true, issue_length: typeof body?.issue === 'string' ? body.issue.length : 0 }, next_steps: [] });
 const sent = (account) => ({ result: { sent: true, account: account ?? null }, next_steps: [] });
 
-async function buildFastify(tiergate) {
+/**
+ * The floor of a store-backed POST: what any host endpoint with notify-operator's
+ * guarantees needs at least on this store — one consume of rate-limiter-flexible's
+ * limiter on the store's backend (DESIGN: rate limits use it) and one durable write
+ * of the request — with none of tiergate's work. Only with a PostgreSQL or Redis store.
+ */
+function floorHandler(store, floorWrite) {
+  if (floorWrite === undefined) return undefined;
+  const limiter = store.rateLimiter({ keyPrefix: 'bench-floor', points: 1_000_000_000, durationSeconds: 3600 });
+  let n = 0;
+  return async (authorization, body) => {
+    const outcome = await limiter.consume(authorization ?? 'anonymous');
+    if (!outcome.allowed) throw new Error('bench floor: rate limited');
+    n += 1;
+    await floorWrite(`flr_${process.pid}_${n}`, JSON.stringify(body));
+    return bareCreated(body);
+  };
+}
+
+async function buildFastify(tiergate, floor) {
   const { default: Fastify } = await import('fastify');
   const { tiergatePlugin } = await import('@tiergate/fastify');
   const app = Fastify({ logger: false });
   app.get('/bench/get', async () => BARE_GET);
   app.get('/bench/get-large', async () => BARE_GET_LARGE);
   app.post('/bench/post', async (request, reply) => reply.code(201).send(bareCreated(request.body)));
+  if (floor !== undefined) app.post('/bench/post-floor', async (request, reply) => reply.code(201).send(await floor(request.headers.authorization, request.body)));
   if (mode === 'guard') {
     const { default: rateLimit } = await import('@fastify/rate-limit');
     await app.register(rateLimit, { global: false });
@@ -204,7 +229,7 @@ async function main() {
     logger: quietLogger,
   });
   const build = { fastify: buildFastify, express: buildExpress, koa: buildKoa }[framework];
-  const server = await build(tiergate);
+  const server = await build(tiergate, floorHandler(opened.store, opened.floorWrite));
   await new Promise((resolve) => server.listen(0, '127.0.0.1', resolve));
   base = `http://127.0.0.1:${server.address().port}`;
   tiergate.start();

@@ -80,14 +80,34 @@ function bulkRecord(i) {
   };
 }
 
-/** A pending approval already past its deadline (the sweep expires it). */
-function dueApproval(tag) {
+let callbacks = 0;
+/** The approval.expired callback the service's sweep enqueues for an approval with a callback URL. */
+function expiredCallback(approval) {
+  callbacks += 1;
+  return {
+    id: `msg_exp${callbacks}_${approval.id}`,
+    accountId: approval.accountId,
+    topic: 'callback',
+    type: 'approval.expired',
+    subjectId: approval.id,
+    target: approval.callbackUrl,
+    state: 'pending',
+    attempts: 0,
+    nextAttemptAt: NOW + 365 * DAY, // not due during the run, so the outbox claim measured below stays at DUE messages
+    createdAt: NOW,
+    lastError: null,
+    purgeAt: NOW + 40 * DAY,
+  };
+}
+
+/** A pending approval already past its deadline (the sweep expires it); half of them have a callback URL. */
+function dueApproval(tag, withCallback) {
   const record = bulkRecord(0);
   const id = `apr_due_${tag}`;
   const notificationId = `not_due_${tag}`;
   return {
     notification: { ...record.notification, id: notificationId, approvalId: id, expiresAt: NOW - 1000 },
-    approval: { ...record.approval, id, notificationId, callbackUrl: null, status: 'pending', expiresAt: NOW - 1000, decidedAt: null, decidedBy: null },
+    approval: { ...record.approval, id, notificationId, callbackUrl: withCallback ? record.approval.callbackUrl : null, status: 'pending', expiresAt: NOW - 1000, decidedAt: null, decidedBy: null },
     audit: { ...record.audit, approvalId: id },
     outbox: [],
   };
@@ -218,24 +238,26 @@ async function main() {
   const opened = await openStore();
   const { store } = opened;
   // The store calls of \`tiergate.sweep()\`: due approvals from the deadline index,
-  // one compare-and-set to \`expired\` each, then the retention purge. (The
-  // service's sweep also kicks its dispatcher, which would claim the outbox
+  // their expiries as one batch of compare-and-sets (each with its audit entry and
+  // the approval.expired callback the service enqueues), then the retention purge.
+  // (The service's sweep also kicks its dispatcher, which would claim the outbox
   // messages measured below, so the worker makes the same calls itself.)
   async function sweep() {
     let expired = 0;
     for (let pass = 0; pass < 10; pass += 1) {
       const due = await store.dueApprovals(NOW, 100);
+      const batch = [];
       for (const approval of due) {
         const plan = planTransition(approval, { to: 'expired' }, NOW, false);
         if (!plan.ok) continue;
-        const result = await store.transitionApproval({
+        batch.push({
           id: approval.id,
           patch: plan.patch,
           audit: { approvalId: approval.id, at: NOW, event: 'expired', actor: 'system', ip: null, userAgent: null },
-          outbox: [],
+          outbox: approval.callbackUrl === null ? [] : [expiredCallback(approval)],
         });
-        if (result.ok) expired += 1;
       }
+      if (batch.length > 0) for (const result of await store.transitionApprovals(batch)) if (result.ok) expired += 1;
       if (due.length < 100) break;
     }
     const purged = await store.purge(NOW, 1000);
@@ -266,7 +288,7 @@ async function main() {
           claim.length = 0;
         }
         // Untimed: DUE approvals past their deadline, among `stored` that are not.
-        for (let i = 0; i < DUE; i += 1) await store.createNotification(dueApproval(`${round}_${i}`));
+        for (let i = 0; i < DUE; i += 1) await store.createNotification(dueApproval(`${round}_${i}`, i % 2 === 0));
         round += 1;
         let t = process.hrtime.bigint();
         const swept = await sweep();

@@ -74,6 +74,7 @@ export function switchableStore(inner: Store): SwitchableStore {
     getNotification: guard((id) => inner.getNotification(id)),
     getApproval: guard((id) => inner.getApproval(id)),
     transitionApproval: guard((input) => inner.transitionApproval(input)),
+    transitionApprovals: guard((inputs) => inner.transitionApprovals(inputs)),
     dueApprovals: guard((now, limit) => inner.dueApprovals(now, limit)),
     listAudit: guard((id) => inner.listAudit(id)),
     claimOutbox: guard((now, limit, leaseMs) => inner.claimOutbox(now, limit, leaseMs)),

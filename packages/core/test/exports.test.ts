@@ -40,6 +40,7 @@ const EXPECTED = [
   'capabilitiesResultSchema',
   'checkAction',
   'checkCallbackUrl',
+  'checkTransitionBatch',
   'compileTierTable',
   'computeCapabilities',
   'contextHighlights',

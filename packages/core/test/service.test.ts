@@ -284,6 +284,39 @@ describe('approvals and callbacks', () => {
     expect(await a.approvals.decide(request_id as string, { decision: 'approve' })).toMatchObject({ ok: false, code: 'APPROVAL_EXPIRED' });
   });
 
+  it('the sweep expires due approvals in batches of at most 100 (one store call each), callbacks included', async () => {
+    const hook = await receiver();
+    const inner = memoryStore();
+    const calls: { single: number; batches: number[] } = { single: 0, batches: [] };
+    const store: Store = {
+      ...inner,
+      transitionApproval: (input) => {
+        calls.single += 1;
+        return inner.transitionApproval(input);
+      },
+      transitionApprovals: (inputs) => {
+        calls.batches.push(inputs.length);
+        return inner.transitionApprovals(inputs);
+      },
+    };
+    const { tiergate, clock } = setup({ notifyRateLimit: { points: 1_000, durationSeconds: 3600 } }, store);
+    const ids: string[] = [];
+    for (let i = 0; i < 150; i += 1) {
+      const { request_id } = await tiergate.notifyOperator(free, approvalBody(i % 50 === 0 ? hook.url : undefined, { expiresIn: 60 + i }));
+      ids.push(request_id as string);
+    }
+    clock.advance('1h');
+    expect(await tiergate.sweep()).toMatchObject({ expired: 150 });
+    expect(calls).toEqual({ single: 0, batches: [100, 50] });
+    for (const id of ids) expect((await tiergate.approvals.get(id))?.status).toBe('expired');
+    expect((await tiergate.approvals.audit(ids[149] as string)).map((e) => [e.event, e.actor])).toEqual([['created', 'agent'], ['expired', 'system']]);
+    await tiergate.deliver();
+    // Delivered concurrently: compare as sets.
+    const delivered = hook.received.map((r) => `${JSON.parse(r.body).type} ${JSON.parse(r.body).data.request_id}`).sort();
+    expect(delivered).toEqual([0, 50, 100].map((i) => `approval.expired ${ids[i]}`).sort());
+    expect(await tiergate.sweep()).toMatchObject({ expired: 0 });
+  });
+
   it('a decision one second after expiry is refused and expires the request once', async () => {
     const hook = await receiver();
     const { tiergate, clock } = setup();

@@ -26,6 +26,7 @@ import type { Pool, PoolClient, QueryResult } from 'pg';
 import { RateLimiterPostgres } from 'rate-limiter-flexible';
 import {
   TiergateError,
+  checkTransitionBatch,
   rateLimiterFrom,
   storeUnavailable,
   type ApprovalRecord,
@@ -33,6 +34,7 @@ import {
   type RateLimiter,
   type RateLimiterOptions,
   type Store,
+  type TransitionResult,
 } from '@tiergate/core';
 import { approvalWaiter } from './approval-waiter.js';
 import { checkout } from './pool-checkout.js';
@@ -45,6 +47,7 @@ import {
   notificationFromRow,
   outboxFromRow,
   outboxJson,
+  outboxRows,
   type Row,
 } from './record-rows.js';
 
@@ -161,6 +164,36 @@ export function postgresStore(options: PostgresStoreOptions): PostgresStore {
         ORDER BY m.ordinality
       )
       SELECT upd.*, pg_notify($12::text, upd.id) IS NULL AS notified FROM upd`,
+    // The batch form of transitionApproval (the expiry sweep's): one statement, one commit.
+    // The rows are locked in id order first, so two batches over the same approvals wait for
+    // each other instead of deadlocking; the UPDATE then re-checks 'pending' on the locked rows.
+    transitionApprovals: `
+      WITH t AS (
+        SELECT * FROM ROWS FROM (jsonb_to_recordset($1::jsonb) AS (
+          id text, status text, decided_at bigint, decided_by text, denial_reason text,
+          at bigint, event text, actor text, ip text, user_agent text, outbox jsonb)) WITH ORDINALITY AS t
+      ), locked AS (
+        SELECT a.id FROM ${s}.approvals a JOIN t ON a.id = t.id
+        WHERE a.status = 'pending'
+        ORDER BY a.id
+        FOR UPDATE OF a
+      ), upd AS (
+        UPDATE ${s}.approvals a SET status = t.status, decided_at = t.decided_at, decided_by = t.decided_by, denial_reason = t.denial_reason
+        FROM t, locked
+        WHERE a.id = t.id AND a.id = locked.id AND a.status = 'pending'
+        RETURNING a.*
+      ), au AS (
+        INSERT INTO ${s}.audit (approval_id, at, event, actor, ip, user_agent)
+        SELECT t.id, t.at, t.event, t.actor, t.ip, t.user_agent FROM upd JOIN t ON t.id = upd.id
+        ORDER BY t.ordinality
+      ), ob AS (
+        INSERT INTO ${s}.outbox (id, account_id, topic, type, subject_id, target, state, attempts, next_attempt_at, created_at, last_error, purge_at)
+        SELECT m.id, m.account_id, m.topic, m.type, m.subject_id, m.target, m.state, m.attempts, m.next_attempt_at, m.created_at, m.last_error, m.purge_at
+        FROM upd JOIN t ON t.id = upd.id, ROWS FROM (jsonb_to_recordset(t.outbox) AS (${OUTBOX_JSON_COLUMNS})) WITH ORDINALITY AS m
+        ORDER BY t.ordinality, m.ordinality
+      )
+      SELECT upd.*, pg_notify($2::text, upd.id) IS NULL AS notified FROM upd`,
+    approvalsById: `SELECT * FROM ${s}.approvals WHERE id = ANY($1::text[])`,
     dueApprovals: `
       SELECT * FROM ${s}.approvals
       WHERE status = 'pending' AND expires_at <= $1::bigint
@@ -402,6 +435,39 @@ export function postgresStore(options: PostgresStoreOptions): PostgresStore {
         // which includes the winner's commit.
         const current = await query(sql.getApproval, [id]);
         return { ok: false as const, approval: current.rows[0] === undefined ? null : approvalFromRow(current.rows[0]) };
+      }, true);
+    },
+
+    transitionApprovals(inputs) {
+      return call(async () => {
+        checkTransitionBatch(inputs, 'postgres');
+        if (inputs.length === 0) return [];
+        const batch = JSON.stringify(
+          inputs.map(({ id, patch, audit, outbox }) => ({
+            id,
+            status: patch.status,
+            decided_at: patch.decidedAt,
+            decided_by: patch.decidedBy,
+            denial_reason: patch.denialReason,
+            at: audit.at,
+            event: audit.event,
+            actor: audit.actor,
+            ip: audit.ip,
+            user_agent: audit.userAgent,
+            outbox: outboxRows(outbox),
+          })),
+        );
+        const { rows } = await query(sql.transitionApprovals, [batch, channel]);
+        const won = new Map(rows.map((row) => [row.id as string, approvalFromRow(row)]));
+        // The ones that lost their compare-and-set (or do not exist): read in a fresh snapshot,
+        // which includes the winners' commits.
+        const lost = inputs.filter((input) => !won.has(input.id)).map((input) => input.id);
+        const current = new Map<string, ApprovalRecord>();
+        if (lost.length > 0) for (const row of (await query(sql.approvalsById, [lost])).rows) current.set(row.id as string, approvalFromRow(row));
+        return inputs.map(({ id }): TransitionResult => {
+          const approval = won.get(id);
+          return approval !== undefined ? { ok: true, approval } : { ok: false, approval: current.get(id) ?? null };
+        });
       }, true);
     },
 

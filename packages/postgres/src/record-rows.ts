@@ -94,24 +94,27 @@ export function healthFromRow(row: Row | undefined): EndpointHealth {
   };
 }
 
-/** Outbox messages as the JSON rows `jsonb_to_recordset` reads. */
+/** Outbox messages as the rows `jsonb_to_recordset` reads (columns: {@link OUTBOX_JSON_COLUMNS}). */
+export function outboxRows(messages: readonly OutboxMessage[]): Record<string, unknown>[] {
+  return messages.map((m) => ({
+    id: m.id,
+    account_id: m.accountId,
+    topic: m.topic,
+    type: m.type,
+    subject_id: m.subjectId,
+    target: m.target,
+    state: m.state,
+    attempts: m.attempts,
+    next_attempt_at: m.nextAttemptAt,
+    created_at: m.createdAt,
+    last_error: m.lastError,
+    purge_at: m.purgeAt,
+  }));
+}
+
+/** {@link outboxRows} as the JSON text of a `jsonb` parameter. */
 export function outboxJson(messages: readonly OutboxMessage[]): string {
-  return JSON.stringify(
-    messages.map((m) => ({
-      id: m.id,
-      account_id: m.accountId,
-      topic: m.topic,
-      type: m.type,
-      subject_id: m.subjectId,
-      target: m.target,
-      state: m.state,
-      attempts: m.attempts,
-      next_attempt_at: m.nextAttemptAt,
-      created_at: m.createdAt,
-      last_error: m.lastError,
-      purge_at: m.purgeAt,
-    })),
-  );
+  return JSON.stringify(outboxRows(messages));
 }
 
 /** The column list matching {@link outboxJson}, for `jsonb_to_recordset(...) AS m(<columns>)`. */

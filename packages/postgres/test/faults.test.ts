@@ -86,13 +86,13 @@ const create = (store: PostgresStore, r: ReturnType<typeof records>) =>
     outbox: [r.message],
   });
 
-const approve = (store: PostgresStore, approvalId: string, messageId: string) =>
-  store.transitionApproval({
-    id: approvalId,
-    patch: { status: 'approved', decidedAt: T0 + 1, decidedBy: 'ops@example.com', denialReason: null },
-    audit: { approvalId, at: T0 + 1, event: 'approved', actor: 'ops@example.com', ip: null, userAgent: null },
-    outbox: [{ ...records().message, id: messageId, topic: 'callback', type: 'approval.granted', subjectId: approvalId, nextAttemptAt: FAR }],
-  });
+const approval = (approvalId: string, messageId: string) => ({
+  id: approvalId,
+  patch: { status: 'approved' as const, decidedAt: T0 + 1, decidedBy: 'ops@example.com', denialReason: null },
+  audit: { approvalId, at: T0 + 1, event: 'approved' as const, actor: 'ops@example.com', ip: null, userAgent: null },
+  outbox: [{ ...records().message, id: messageId, topic: 'callback' as const, type: 'approval.granted', subjectId: approvalId, nextAttemptAt: FAR }],
+});
+const approve = (store: PostgresStore, approvalId: string, messageId: string) => store.transitionApproval(approval(approvalId, messageId));
 
 describe.skipIf(databaseUrl === undefined)('PostgreSQL faults', { timeout: 60_000 }, () => {
   it('rejects migrate() with STORE_UNAVAILABLE when the database cannot be reached', async () => {
@@ -139,6 +139,10 @@ describe.skipIf(databaseUrl === undefined)('PostgreSQL faults', { timeout: 60_00
             transitions.push(t);
             batch.push(outcomeOf(approve(store, t.approvalId, t.messageId)));
           }
+          // and a batch of two (the sweep's form): each element all there or not at all, too
+          const pair = [undecided.pop(), undecided.pop()].flatMap((r) => (r === undefined ? [] : [{ approvalId: r.approval.id, messageId: `msg_${hex()}` }]));
+          transitions.push(...pair);
+          if (pair.length > 0) batch.push(outcomeOf(store.transitionApprovals(pair.map((t) => approval(t.approvalId, t.messageId)))));
         } else if (kind === 3) batch.push(outcomeOf(store.consumeQuota({ accountId: quotaAccount, action: 'send_messages', amount: 1, windows })));
         else if (kind === 4) batch.push(outcomeOf(store.claimOutbox(T0, 4, 60_000)));
         else if (kind === 5) batch.push(outcomeOf(limiter.consume(quotaAccount)));

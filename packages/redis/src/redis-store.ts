@@ -27,13 +27,16 @@ import type { Redis } from 'ioredis';
 import { RateLimiterRedis } from 'rate-limiter-flexible';
 import {
   TiergateError,
+  checkTransitionBatch,
   rateLimiterFrom,
   type ApprovalRecord,
+  type ApprovalTransitionInput,
   type AuditEntry,
   type NotificationRecord,
   type RateLimiter,
   type RateLimiterOptions,
   type Store,
+  type TransitionResult,
 } from '@tiergate/core';
 import { approvalWaiter } from './approval-waiter.js';
 import { commandGuard } from './command-guard.js';
@@ -119,6 +122,20 @@ export function redisStore(options: RedisStoreOptions): RedisStore {
     return new TiergateError('INTERNAL_ERROR', `redisStore: duplicate ${kind} id`);
   }
 
+  /** One compare-and-set from pending: a Lua script, atomic on the server. */
+  async function transition({ id, patch, audit, outbox }: ApprovalTransitionInput): Promise<TransitionResult> {
+    const scriptKeys = [keys.pendingIndex, keys.purgeIndex, keys.dueIndex, keys.approval(id), keys.audit(id)];
+    for (const m of outbox) scriptKeys.push(keys.outbox(m.id), keys.outboxBySubject(m.subjectId));
+    // The nonce tells a resend of this call (same arguments) from another call with equal values.
+    const nonce = randomBytes(12).toString('base64url');
+    const args = [id, JSON.stringify(patch), patch.status, JSON.stringify(audit), keys.channel, String(outbox.length), ...outbox.flatMap((m) => outboxArgs(m, audit.at)), nonce];
+    const reply = (await guard.script(transitionApprovalScript, scriptKeys, args)) as [number, string, string] | [];
+    if (reply.length === 0) return { ok: false, approval: null };
+    const [ok, base, stored] = reply;
+    const approval = decodeApproval(base, stored) as ApprovalRecord;
+    return ok === 1 ? { ok: true, approval } : { ok: false, approval };
+  }
+
   const store = {
     kind: 'redis' as const,
     keyPrefix,
@@ -160,17 +177,13 @@ export function redisStore(options: RedisStoreOptions): RedisStore {
       return decodeApproval(base, patch);
     },
 
-    async transitionApproval({ id, patch, audit, outbox }) {
-      const scriptKeys = [keys.pendingIndex, keys.purgeIndex, keys.dueIndex, keys.approval(id), keys.audit(id)];
-      for (const m of outbox) scriptKeys.push(keys.outbox(m.id), keys.outboxBySubject(m.subjectId));
-      // The nonce tells a resend of this call (same arguments) from another call with equal values.
-      const nonce = randomBytes(12).toString('base64url');
-      const args = [id, JSON.stringify(patch), patch.status, JSON.stringify(audit), keys.channel, String(outbox.length), ...outbox.flatMap((m) => outboxArgs(m, audit.at)), nonce];
-      const reply = (await guard.script(transitionApprovalScript, scriptKeys, args)) as [number, string, string] | [];
-      if (reply.length === 0) return { ok: false, approval: null };
-      const [ok, base, stored] = reply;
-      const approval = decodeApproval(base, stored) as ApprovalRecord;
-      return ok === 1 ? { ok: true, approval } : { ok: false, approval };
+    transitionApproval: (input) => transition(input),
+
+    async transitionApprovals(inputs) {
+      checkTransitionBatch(inputs, 'redis');
+      // Each element is its own script (atomic on its own); sent together, ioredis writes them
+      // back to back on the one connection, so the batch costs one round trip.
+      return Promise.all(inputs.map(transition));
     },
 
     async dueApprovals(now, limit) {

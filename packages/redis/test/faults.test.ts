@@ -39,6 +39,7 @@ function everyCall(store: Store): Record<string, () => Promise<unknown>> {
     getNotification: () => store.getNotification(notification.id),
     getApproval: () => store.getApproval(approvalId),
     transitionApproval: () => store.transitionApproval({ id: approvalId, patch, audit: auditFor(approvalId, patch), outbox: [] }),
+    transitionApprovals: () => store.transitionApprovals([{ id: approvalId, patch, audit: auditFor(approvalId, patch), outbox: [] }]),
     dueApprovals: () => store.dueApprovals(T0 - 3000 * DAY, 10),
     listAudit: () => store.listAudit(approvalId),
     claimOutbox: () => store.claimOutbox(T0 - 3000 * DAY, 10, MINUTE),
@@ -61,7 +62,7 @@ async function outcomes(store: Store): Promise<Record<string, string>> {
 }
 
 const METHODS = [
-  'createNotification', 'getNotification', 'getApproval', 'transitionApproval', 'dueApprovals', 'listAudit', 'claimOutbox', 'settleOutbox',
+  'createNotification', 'getNotification', 'getApproval', 'transitionApproval', 'transitionApprovals', 'dueApprovals', 'listAudit', 'claimOutbox', 'settleOutbox',
   'listOutbox', 'consumeQuota', 'refundQuota', 'readAccountState', 'recordDelivery', 'rateLimiter.consume', 'rateLimiter.refund', 'purge',
 ] as const;
 

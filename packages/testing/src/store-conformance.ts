@@ -207,6 +207,106 @@ export function runStoreConformance(name: string, makeStore: () => Promise<Store
       });
     });
 
+    describe('transitionApprovals (batch)', () => {
+      it('applies each compare-and-set on its own and reports the results in input order', async () => {
+        const [a, b, c] = (await Promise.all(range(3).map(async () => (await seedApproval()).approval))) as [ApprovalRecord, ApprovalRecord, ApprovalRecord];
+        const decided = (await seedApproval()).approval;
+        const first = decision('approved', T0 + 1, 'alice@example.com');
+        expect((await store().transitionApproval({ id: decided.id, patch: first, audit: auditFor(decided.id, first), outbox: [] })).ok).toBe(true);
+        const unknown = uid('apr_');
+        const ids = [a.id, decided.id, b.id, unknown, c.id];
+        const inputs = ids.map((id, i) => {
+          const patch = decision(i === 2 ? 'denied' : 'expired', T0 + MINUTE + i, i === 2 ? 'ops@example.com' : null);
+          return { id, patch, audit: auditFor(id, patch), outbox: [outboxMessage(id, { type: `approval.${patch.status}`, createdAt: T0 + MINUTE + i })] };
+        });
+        const results = await store().transitionApprovals(inputs);
+        const [ia, iDecided, ib, iu, ic] = inputs as [(typeof inputs)[number], (typeof inputs)[number], (typeof inputs)[number], (typeof inputs)[number], (typeof inputs)[number]];
+        expect(results).toEqual([
+          { ok: true, approval: { ...a, ...ia.patch } },
+          { ok: false, approval: { ...decided, ...first } },
+          { ok: true, approval: { ...b, ...ib.patch } },
+          { ok: false, approval: null },
+          { ok: true, approval: { ...c, ...ic.patch } },
+        ]);
+        for (const [record, input] of [[a, ia], [b, ib], [c, ic]] as const) {
+          expect(await store().getApproval(record.id)).toEqual({ ...record, ...input.patch });
+          expect(await store().listAudit(record.id)).toEqual([createdEntry(record.id), input.audit]);
+          expect(await store().listOutbox(record.id)).toEqual(input.outbox);
+        }
+        // The losers wrote nothing.
+        expect(await store().listAudit(decided.id)).toEqual([createdEntry(decided.id), auditFor(decided.id, first)]);
+        expect((await store().listOutbox(decided.id)).map((m) => m.id)).not.toContain((iDecided.outbox[0] as OutboxMessage).id);
+        expect(await store().listAudit(unknown)).toEqual([]);
+        expect(await store().listOutbox(iu.id)).toEqual([]);
+      });
+
+      it('returns [] for an empty batch', async () => {
+        expect(await store().transitionApprovals([])).toEqual([]);
+      });
+
+      it('rejects a batch naming one approval twice with INTERNAL_ERROR and writes nothing', async () => {
+        const { approval } = await seedApproval();
+        const other = (await seedApproval()).approval;
+        const patch = decision('expired', T0 + MINUTE, null);
+        const input = (id: string) => ({ id, patch, audit: auditFor(id, patch), outbox: [outboxMessage(id)] });
+        expect(await outcomeOf(store().transitionApprovals([input(other.id), input(approval.id), input(approval.id)]))).toBe('INTERNAL_ERROR');
+        for (const record of [approval, other]) {
+          expect(await store().getApproval(record.id)).toEqual(record);
+          expect(await store().listAudit(record.id)).toEqual([createdEntry(record.id)]);
+          expect(await store().listOutbox(record.id)).toEqual([]);
+        }
+      });
+
+      it('lets exactly one transition per approval win across concurrent batches and single calls', { timeout: 30_000 }, async () => {
+        const approvals = await Promise.all(range(12).map(async () => (await seedApproval()).approval));
+        const attempt = (id: string, i: number) => {
+          const patch = decision(i % 2 === 0 ? 'expired' : 'approved', T0 + i + 1, i % 2 === 0 ? null : `op${i}@example.com`);
+          return { id, patch, audit: auditFor(id, patch), outbox: [outboxMessage(id, { id: `${uid('msg_')}_${i}` })] };
+        };
+        // Eight batches over the same approvals, each in its own order (a deadlock would fail the test), and single calls.
+        const batches = range(8).map((k) => {
+          const order = k % 2 === 0 ? [...approvals] : [...approvals].reverse();
+          return order.slice(k % 3).map((a) => attempt(a.id, k));
+        });
+        const singles = approvals.map((a, i) => attempt(a.id, 100 + i));
+        const [batchResults, singleResults] = await Promise.all([
+          Promise.all(batches.map((batch) => store().transitionApprovals(batch))),
+          Promise.all(singles.map((input) => store().transitionApproval(input))),
+        ]);
+        for (const approval of approvals) {
+          const tries = [
+            ...batches.flatMap((batch, k) => batch.flatMap((input, j) => (input.id === approval.id ? [{ input, result: (batchResults[k] as readonly { ok: boolean }[])[j] }] : []))),
+            ...singles.flatMap((input, i) => (input.id === approval.id ? [{ input, result: singleResults[i] }] : [])),
+          ];
+          const winners = tries.filter((t) => t.result?.ok === true);
+          expect(winners).toHaveLength(1);
+          const winner = (winners[0] as (typeof winners)[number]).input;
+          const decided = { ...approval, ...winner.patch };
+          for (const t of tries) expect(t.result).toEqual(t.input === winner ? { ok: true, approval: decided } : { ok: false, approval: decided });
+          expect(await store().getApproval(approval.id)).toEqual(decided);
+          expect(await store().listAudit(approval.id)).toEqual([createdEntry(approval.id), winner.audit]);
+          expect(await store().listOutbox(approval.id)).toEqual(winner.outbox);
+        }
+      });
+
+      it('drops the expired approvals from dueApprovals and wakes their waiters', { timeout: 20_000 }, async () => {
+        const base = slot();
+        const due = await Promise.all(range(3).map(async (i) => (await seedApproval({ expiresAt: base + (i + 1) * MINUTE })).approval));
+        expect((await store().dueApprovals(base + HOUR, 10)).map((a) => a.id)).toEqual(due.map((a) => a.id));
+        const controller = new AbortController();
+        onTestFinished(() => controller.abort());
+        const waits = due.map((a) => store().waitForApproval(a.id, 600_000, controller.signal));
+        await turns();
+        const inputs = due.map((a) => {
+          const patch = decision('expired', a.expiresAt, null);
+          return { id: a.id, patch, audit: auditFor(a.id, patch), outbox: [] };
+        });
+        expect((await store().transitionApprovals(inputs)).map((r) => r.ok)).toEqual([true, true, true]);
+        expect(await store().dueApprovals(base + HOUR, 10)).toEqual([]);
+        await Promise.all(waits); // a wait that only ended at its timeout would fail the test by the test timeout
+      });
+    });
+
     describe('dueApprovals', () => {
       it('returns only pending approvals due at now, earliest deadline first, at most limit', async () => {
         const base = slot();
@@ -611,6 +711,7 @@ export function runStoreConformance(name: string, makeStore: () => Promise<Store
             getNotification: () => s.getNotification(notification.id),
             getApproval: () => s.getApproval(approvalId),
             transitionApproval: () => s.transitionApproval({ id: approvalId, patch, audit: auditFor(approvalId, patch), outbox: [] }),
+            transitionApprovals: () => s.transitionApprovals([{ id: approvalId, patch, audit: auditFor(approvalId, patch), outbox: [] }]),
             dueApprovals: () => s.dueApprovals(T0, 10),
             listAudit: () => s.listAudit(approvalId),
             claimOutbox: () => s.claimOutbox(T0, 10, MINUTE),

@@ -18,13 +18,16 @@ import { TiergateError } from '../errors.js';
 import { MinHeap } from './min-heap.js';
 import { createWaiterRegistry } from './waiter-registry.js';
 import { rateLimiterFrom } from './rate-limit.js';
+import { checkTransitionBatch } from './transition-batch.js';
 import type {
+  ApprovalTransitionInput,
   AuditEntry,
   ClaimedMessage,
   EndpointHealth,
   NotificationRecord,
   OutboxMessage,
   Store,
+  TransitionResult,
 } from './store.js';
 
 /** Options of {@link memoryStore}. */
@@ -113,6 +116,20 @@ export function memoryStore(options: MemoryStoreOptions = {}): Store & { readonl
     return rest;
   }
 
+  /** One compare-and-set from pending (synchronous, so atomic in this process). */
+  function transition({ id, patch, audit: entry, outbox: messages }: ApprovalTransitionInput): TransitionResult {
+    const current = approvals.get(id);
+    if (current === undefined || current.status !== 'pending') return { ok: false, approval: current ?? null };
+    const next: ApprovalRecord = Object.freeze({ ...current, ...patch });
+    approvals.set(id, next);
+    const trail = audit.get(id);
+    if (trail === undefined) audit.set(id, [Object.freeze({ ...entry })]);
+    else trail.push(Object.freeze({ ...entry }));
+    for (const m of messages) addOutbox(m);
+    waiters.wake(id);
+    return { ok: true, approval: next };
+  }
+
   const counterKey = (accountId: string, action: string, windowKey: string): string => `${accountId}\u0000${action}\u0000${windowKey}`;
 
   return {
@@ -150,17 +167,13 @@ export function memoryStore(options: MemoryStoreOptions = {}): Store & { readonl
       return approvals.get(id) ?? null;
     },
 
-    async transitionApproval({ id, patch, audit: entry, outbox: messages }) {
-      const current = approvals.get(id);
-      if (current === undefined || current.status !== 'pending') return { ok: false, approval: current ?? null };
-      const next: ApprovalRecord = Object.freeze({ ...current, ...patch });
-      approvals.set(id, next);
-      const trail = audit.get(id);
-      if (trail === undefined) audit.set(id, [Object.freeze({ ...entry })]);
-      else trail.push(Object.freeze({ ...entry }));
-      for (const m of messages) addOutbox(m);
-      waiters.wake(id);
-      return { ok: true, approval: next };
+    async transitionApproval(input) {
+      return transition(input);
+    },
+
+    async transitionApprovals(inputs) {
+      checkTransitionBatch(inputs, 'memory');
+      return inputs.map(transition);
     },
 
     async dueApprovals(now, limit) {

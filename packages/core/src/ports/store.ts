@@ -127,6 +127,14 @@ export interface AccountStateRead {
   readonly health: EndpointHealth;
 }
 
+/** One compare-and-set from `pending`: the input of {@link Store.transitionApproval}. */
+export interface ApprovalTransitionInput {
+  readonly id: string;
+  readonly patch: ApprovalPatch;
+  readonly audit: AuditEntry;
+  readonly outbox: readonly OutboxMessage[];
+}
+
 /** Result of {@link Store.transitionApproval}. */
 export type TransitionResult =
   | { readonly ok: true; readonly approval: ApprovalRecord }
@@ -163,12 +171,21 @@ export interface Store {
    * `null` if unknown). Of any number of concurrent calls for one id — in any
    * number of processes — exactly one succeeds.
    */
-  transitionApproval(input: {
-    readonly id: string;
-    readonly patch: ApprovalPatch;
-    readonly audit: AuditEntry;
-    readonly outbox: readonly OutboxMessage[];
-  }): Promise<TransitionResult>;
+  transitionApproval(input: ApprovalTransitionInput): Promise<TransitionResult>;
+
+  /**
+   * Several {@link transitionApproval} compare-and-sets in one call (the
+   * expiry sweep's batch), results in input order. Each element behaves
+   * exactly as `transitionApproval` would on its own — its patch, audit entry
+   * and outbox messages are written together or not at all, and of concurrent
+   * transitions of one id exactly one succeeds — but the store may send them
+   * together (PostgreSQL: one statement and one commit for the batch; Redis:
+   * one pipelined round trip). An empty batch returns `[]`. Ids must be
+   * distinct: a repeated id rejects with `INTERNAL_ERROR` and writes nothing.
+   * If the call rejects with `STORE_UNAVAILABLE`, each element was applied
+   * entirely or not at all; read the records to learn which.
+   */
+  transitionApprovals(inputs: readonly ApprovalTransitionInput[]): Promise<readonly TransitionResult[]>;
 
   /**
    * Pending approvals whose `expiresAt <= now`, earliest deadline first, at

@@ -9,7 +9,7 @@
  * (`STORE_UNAVAILABLE`) — and in every such case nothing is half-written.
  */
 import { lookup as dnsLookup } from 'node:dns/promises';
-import { planTransition, type ApprovalRecord, type ApprovalTransition } from '../approvals/state.js';
+import { planTransition, type ApprovalRecord, type ApprovalTransition, type TransitionPlan } from '../approvals/state.js';
 import { systemClock, type Clock } from '../clock.js';
 import { TiergateError, isTiergateError, storeUnavailable } from '../errors.js';
 import type { NotifierOptions } from '../notify/notifier.js';
@@ -21,7 +21,7 @@ import { defaultTiers, type ReasonKind, type TierTable } from '../policy/tiers.j
 import { quotaWindows } from '../policy/windows.js';
 import { memoryStore } from '../ports/memory-store.js';
 import type { RateLimiter } from '../ports/rate-limit.js';
-import type { AccountSnapshot, AuditEntry, EndpointHealth, NotificationRecord, OutboxMessage, Store } from '../ports/store.js';
+import type { AccountSnapshot, ApprovalTransitionInput, AuditEntry, EndpointHealth, NotificationRecord, OutboxMessage, Store } from '../ports/store.js';
 import {
   issuesOf,
   parseNotifyOperatorBody,
@@ -460,6 +460,20 @@ export function createTiergate<TT extends TierTable = typeof defaultTiers>(optio
     ];
   }
 
+  /** What the store writes for a planned transition: the patch, its audit entry and the callback (if any). */
+  function transitionInput(approval: ApprovalRecord, plan: TransitionPlan & { ok: true }, actor: DecisionActor & { by: string }, now: number): ApprovalTransitionInput {
+    const decided: ApprovalRecord = { ...approval, ...plan.patch, purgeAt: Math.max(approval.purgeAt, plan.patch.decidedAt + retentionMs) };
+    const audit: AuditEntry = {
+      approvalId: approval.id,
+      at: now,
+      event: plan.patch.status,
+      actor: plan.patch.status === 'expired' ? 'system' : actor.by,
+      ip: actor.ip ?? null,
+      userAgent: actor.userAgent ?? null,
+    };
+    return { id: approval.id, patch: { ...plan.patch }, audit, outbox: callbackMessage(decided, plan.event, now) };
+  }
+
   async function transition(approval: ApprovalRecord, change: ApprovalTransition, actor: DecisionActor & { by: string }, force = false): Promise<DecisionOutcome> {
     const now = clock.now();
     const plan = planTransition(approval, change, now, force);
@@ -472,18 +486,7 @@ export function createTiergate<TT extends TierTable = typeof defaultTiers>(optio
       if (plan.code === 'APPROVAL_NOT_DUE') return { ok: false, code: 'APPROVAL_ALREADY_DECIDED', approval };
       return { ok: false, code: plan.code, approval };
     }
-    const decided: ApprovalRecord = { ...approval, ...plan.patch, purgeAt: Math.max(approval.purgeAt, plan.patch.decidedAt + retentionMs) };
-    const audit: AuditEntry = {
-      approvalId: approval.id,
-      at: now,
-      event: plan.patch.status,
-      actor: plan.patch.status === 'expired' ? 'system' : actor.by,
-      ip: actor.ip ?? null,
-      userAgent: actor.userAgent ?? null,
-    };
-    const result = await callStore(() =>
-      store.transitionApproval({ id: approval.id, patch: { ...plan.patch }, audit, outbox: callbackMessage(decided, plan.event, now) }),
-    );
+    const result = await callStore(() => store.transitionApproval(transitionInput(approval, plan, actor, now)));
     if (!result.ok) {
       const current = result.approval ?? approval;
       return { ok: false, code: current.status === 'expired' ? 'APPROVAL_EXPIRED' : 'APPROVAL_ALREADY_DECIDED', approval: current };
@@ -1015,10 +1018,15 @@ export function createTiergate<TT extends TierTable = typeof defaultTiers>(optio
       for (let round = 0; round < 10; round += 1) {
         const due = await callStore(() => store.dueApprovals(now, 100));
         if (due.length === 0) break;
+        // One batch per round: PostgreSQL writes it in one statement, Redis in one round trip.
+        const batch: ApprovalTransitionInput[] = [];
         for (const approval of due) {
-          const outcome = await transition(approval, { to: 'expired' }, { by: 'system' });
-          if (outcome.ok) expired += 1;
+          const plan = planTransition(approval, { to: 'expired' }, now);
+          if (plan.ok) batch.push(transitionInput(approval, plan, { by: 'system' }, now));
         }
+        const results = batch.length === 0 ? [] : await callStore(() => store.transitionApprovals(batch));
+        for (const result of results) if (result.ok) expired += 1;
+        if (results.some((r) => r.ok)) dispatcher.kick();
         if (due.length < 100) break;
       }
       const purged = await callStore(() => store.purge(now, 1000));
