@@ -2,7 +2,8 @@
 // Loads one or more routes of the bench server for a while, for profiling:
 //   BENCH_CPU_PROF=/tmp/prof node bench/profile-route.mjs fastify 'GET /v1/capabilities' [seconds=8]
 // then `node bench/profile-summary.mjs /tmp/prof/<file>.cpuprofile`.
-// Route names are those of part 2 (bench/parts/http.mjs); several may be given, separated by ';'.
+// Route names are those of part 2 (bench/parts/http.mjs), plus 'notifyOperator() in a plain route'
+// (Fastify); several may be given, separated by ';'.
 import { appRoutes, checkAppRoutes } from './parts/http.mjs';
 import { measureRoutes } from './lib/load.mjs';
 import { startServer } from './lib/server-process.mjs';
@@ -12,7 +13,11 @@ const [framework = 'fastify', names = 'GET /v1/capabilities', seconds = '8'] = p
 const server = await startServer({ framework, mode: 'app', store: { kind: 'memory' }, pages: 64 });
 try {
   await checkAppRoutes(server);
-  const all = appRoutes(server);
+  const all = {
+    ...appRoutes(server),
+    // Fastify only: the service's notifyOperator() from a plain route, without tiergate's HTTP kernel.
+    'notifyOperator() in a plain route': { ...appRoutes(server)['POST /v1/notify-operator'], path: '/bench/notify-direct' },
+  };
   const chosen = Object.fromEntries(
     names.split(';').map((name) => {
       const route = all[name.trim()];

@@ -122,6 +122,8 @@ function readJson(req) {
 }
 
 const bareCreated = (body) => ({ result: { received: true, issue_length: typeof body?.issue === 'string' ? body.issue.length : 0 }, next_steps: [] });
+/** A bare POST answer as large as notify-operator's (~1.35 KB: the operator link twice, the label, id and steps). */
+const bareCreatedLarge = (body) => ({ ...bareCreated(body), result: { ...bareCreated(body).result, padding: 'x'.repeat(1290) } });
 const sent = (account) => ({ result: { sent: true, account: account ?? null }, next_steps: [] });
 
 /**
@@ -143,13 +145,15 @@ function floorHandler(store, floorWrite) {
   };
 }
 
-async function buildFastify(tiergate, floor) {
+async function buildFastify(tiergate, floor, direct) {
   const { default: Fastify } = await import('fastify');
   const { tiergatePlugin } = await import('@tiergate/fastify');
   const app = Fastify({ logger: false });
   app.get('/bench/get', async () => BARE_GET);
   app.get('/bench/get-large', async () => BARE_GET_LARGE);
   app.post('/bench/post', async (request, reply) => reply.code(201).send(bareCreated(request.body)));
+  app.post('/bench/post-large', async (request, reply) => reply.code(201).send(bareCreatedLarge(request.body)));
+  if (direct !== undefined) app.post('/bench/notify-direct', async (request, reply) => reply.code(201).send(await direct(request.headers.authorization, request.body)));
   if (floor !== undefined) app.post('/bench/post-floor', async (request, reply) => reply.code(201).send(await floor(request.headers.authorization, request.body)));
   if (mode === 'guard') {
     const { default: rateLimit } = await import('@fastify/rate-limit');
@@ -170,6 +174,7 @@ async function buildExpress(tiergate) {
   app.get('/bench/get', (_req, res) => res.json(BARE_GET));
   app.get('/bench/get-large', (_req, res) => res.json(BARE_GET_LARGE));
   app.post('/bench/post', express.json(), (req, res) => res.status(201).json(bareCreated(req.body)));
+  app.post('/bench/post-large', express.json(), (req, res) => res.status(201).json(bareCreatedLarge(req.body)));
   if (mode === 'guard') {
     app.post('/send/bare', (_req, res) => res.json(sent(null)));
     app.post('/send/guard', requireCapability(tiergate, 'send_messages', { consume: 1 }), (req, res) => res.json(sent(req.tiergate?.account.id)));
@@ -195,6 +200,11 @@ async function buildKoa(tiergate) {
     if (ctx.path === '/bench/post' && ctx.method === 'POST') {
       ctx.status = 201;
       ctx.body = bareCreated(await readJson(ctx.req));
+      return;
+    }
+    if (ctx.path === '/bench/post-large' && ctx.method === 'POST') {
+      ctx.status = 201;
+      ctx.body = bareCreatedLarge(await readJson(ctx.req));
       return;
     }
     if (guard !== undefined && ctx.method === 'POST' && ctx.path === '/send/bare') {
@@ -229,7 +239,10 @@ async function main() {
     logger: quietLogger,
   });
   const build = { fastify: buildFastify, express: buildExpress, koa: buildKoa }[framework];
-  const server = await build(tiergate, floorHandler(opened.store, opened.floorWrite));
+  // For profiling (Fastify): the service's notifyOperator() called from a plain route, without the HTTP kernel.
+  const byKey = new Map(entries.map((e) => [`Bearer ${e.apiKey}`, e.account]));
+  const direct = async (authorization, body) => ({ result: await tiergate.notifyOperator(byKey.get(authorization), body), next_steps: [] });
+  const server = await build(tiergate, floorHandler(opened.store, opened.floorWrite), direct);
   await new Promise((resolve) => server.listen(0, '127.0.0.1', resolve));
   base = `http://127.0.0.1:${server.address().port}`;
   tiergate.start();
