@@ -3,6 +3,7 @@
 // one request at a time, to tell tiergate's own work from the framework and the system calls.
 //   node bench/kernel-in-process.mjs notify 50000      # POST /v1/notify-operator
 //   node bench/kernel-in-process.mjs caps 100000       # GET /v1/capabilities (free account)
+//   node bench/kernel-in-process.mjs page 100000       # GET /operator/action (64 notifications in turn)
 // Add --cpu-prof to profile it. Run `npm run build` first.
 import { apiKeyAuthenticator, createHandler, createTiergate, defaultTiers, memoryStore } from '@tiergate/core';
 const entries = [];
@@ -13,9 +14,18 @@ const handle = createHandler(tiergate);
 const BODY = Buffer.from(JSON.stringify({ issue: 'I need to send a receipt to a customer, but this account is on the free tier.', action_label: 'Upgrade to send', context: { customer_id: 'cus_123', attempted_action: 'send_messages', recipients: 1, reason: 'SEND_REQUIRES_PAID' } }));
 const route = process.argv[2] ?? 'notify';
 const N = Number(process.argv[3] ?? 50000);
+// Operator pages to load (as in part 2): 64 notifications, viewed in turn.
+const pages = [];
+if (route === 'page') {
+  for (let i = 0; i < 64; i++) {
+    const result = await tiergate.notifyOperator(entries[i].account, JSON.parse(BODY.toString()));
+    pages.push(new URL(result.operator_action_url).search.slice(1));
+  }
+}
 async function one(i) {
   const headers = { authorization: `Bearer ${entries[i % 64].apiKey}`, 'content-type': 'application/json', host: '127.0.0.1:3000' };
   if (route === 'notify') return handle({ method: 'POST', path: '/v1/notify-operator', query: '', headers, body: (async function* () { yield BODY; })() });
+  if (route === 'page') return handle({ method: 'GET', path: '/operator/action', query: pages[i % 64], headers: { host: '127.0.0.1:3000', accept: 'text/html' } });
   return handle({ method: 'GET', path: '/v1/capabilities', query: '', headers });
 }
 for (let i = 0; i < 5000; i++) await one(i);

@@ -125,6 +125,28 @@ function contentType(request: KernelRequest): string {
 // One decoder for every request (stateless between `decode()` calls without `stream`).
 const utf8 = new TextDecoder('utf-8', { fatal: true });
 
+/**
+ * `new URLSearchParams(query).get(name)` without building the object, for a
+ * query with nothing to decode (no `%`, no `+`: the usual `?token=<JWT>`).
+ * Returns `undefined` when the query needs decoding (the caller falls back to
+ * `URLSearchParams`), `null` when the name is absent.
+ */
+export function queryParam(query: string, name: string): string | null | undefined {
+  if (query.includes('%') || query.includes('+')) return undefined;
+  const text = query.startsWith('?') ? query.slice(1) : query;
+  let start = 0;
+  while (start <= text.length) {
+    let end = text.indexOf('&', start);
+    if (end === -1) end = text.length;
+    const eq = text.indexOf('=', start);
+    const hasValue = eq !== -1 && eq < end;
+    // Empty sequences (`a=1&&b=2`) are skipped, as URLSearchParams does.
+    if (end > start && text.slice(start, hasValue ? eq : end) === name) return hasValue ? text.slice(eq + 1, end) : '';
+    start = end + 1;
+  }
+  return null;
+}
+
 function isStream(body: unknown): body is AsyncIterable<Uint8Array | string> {
   return typeof body === 'object' && body !== null && !(body instanceof Uint8Array) && typeof (body as AsyncIterable<unknown>)[Symbol.asyncIterator] === 'function';
 }
@@ -239,7 +261,12 @@ export function createHandler(tiergate: Tiergate): KernelHandler {
     const path = request.path.length > 1 && request.path.endsWith('/') ? request.path.slice(0, -1) : request.path;
     // Parsed only by the routes that read the query (pages, long polls).
     let parsedQuery: URLSearchParams | undefined;
-    const query = { get: (name: string): string | null => (parsedQuery ??= new URLSearchParams(request.query ?? '')).get(name) };
+    const query = {
+      get(name: string): string | null {
+        const fast = queryParam(request.query ?? '', name);
+        return fast !== undefined ? fast : (parsedQuery ??= new URLSearchParams(request.query ?? '')).get(name);
+      },
+    };
 
     switch (path) {
       case '/v1/capabilities':

@@ -263,7 +263,10 @@ export const englishMessages: MessageCatalog = {
   },
   denied: (action, summary) => `${action} is not allowed: ${summary}`,
   duration: englishDuration,
-  dateTime: (ms) => new Date(ms).toISOString().replace('T', ' ').replace(/\.\d{3}Z$/, ' UTC'),
+  dateTime: (ms) => {
+    const iso = new Date(ms).toISOString(); // 2026-03-17T12:00:00.000Z (years 0–9999)
+    return `${iso.slice(0, 10)} ${iso.slice(11, 19)} UTC`;
+  },
   actionTitle: titleCase,
   page: {
     operatorTitle: 'Your agent needs your attention',

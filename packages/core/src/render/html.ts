@@ -1,10 +1,28 @@
 /** HTML escaping for everything user-supplied that reaches a page or an e-mail. */
 
 const ESCAPES: Record<string, string> = { '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&#39;', '`': '&#96;' };
+const SPECIAL = /[&<>"'`]/;
+/** The replacements by UTF-16 code unit (sparse: `undefined` for every other character). */
+const ESCAPE_BY_CODE: (string | undefined)[] = [];
+for (const [c, escaped] of Object.entries(ESCAPES)) ESCAPE_BY_CODE[c.charCodeAt(0)] = escaped;
 
 /** Escapes text for HTML element content and quoted attribute values. */
 export function escapeHtml(value: unknown): string {
-  return String(value).replace(/[&<>"'`]/g, (c) => ESCAPES[c] as string);
+  const text = String(value);
+  const first = text.search(SPECIAL);
+  if (first === -1) return text;
+  // One pass with slices: the formatted context is full of quotes, and a replace() callback per
+  // match was a tenth of an operator page's time.
+  let out = text.slice(0, first);
+  let from = first;
+  for (let i = first; i < text.length; i += 1) {
+    const escaped = ESCAPE_BY_CODE[text.charCodeAt(i)];
+    if (escaped === undefined) continue;
+    if (from < i) out += text.slice(from, i);
+    out += escaped;
+    from = i + 1;
+  }
+  return from < text.length ? out + text.slice(from) : out;
 }
 
 /** Pretty JSON of a context, for a `<pre>` (escape the result). */

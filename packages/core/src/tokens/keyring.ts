@@ -68,6 +68,8 @@ export interface Keyring {
 }
 
 const MIN_SECRET_BYTES = 32;
+/** How many form tokens a keyring remembers (one per operator link recently viewed). */
+const FORM_TOKENS_REMEMBERED = 4096;
 const ED25519_PKCS8_PREFIX = Buffer.from('302e020100300506032b657004220420', 'hex');
 
 function toBytes(secret: string | Uint8Array): Uint8Array {
@@ -140,6 +142,7 @@ export function createKeyring(options: KeyringOptions): Keyring {
   ready().catch(() => undefined);
 
   const currentKid = kids[0] as string;
+  const formTokens = new Map<string, string>();
   return {
     linkAlgorithm: alg,
     currentKid,
@@ -160,7 +163,15 @@ export function createKeyring(options: KeyringOptions): Keyring {
       return key === undefined || secret === undefined ? undefined : { kid, key, secret };
     },
     formToken(value) {
-      return createHmac('sha256', formKeys[0] as Buffer).update(value).digest('base64url');
+      // Deterministic per value (a link id), and asked for on every view of a page: remembered,
+      // bounded, oldest first. It is derived from the form key, which this process holds anyway.
+      let token = formTokens.get(value);
+      if (token === undefined) {
+        token = createHmac('sha256', formKeys[0] as Buffer).update(value).digest('base64url');
+        if (formTokens.size >= FORM_TOKENS_REMEMBERED) formTokens.delete(formTokens.keys().next().value as string);
+        formTokens.set(value, token);
+      }
+      return token;
     },
     verifyFormToken(value, token) {
       if (typeof token !== 'string' || token.length !== 43) return false;
