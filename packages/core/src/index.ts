@@ -123,7 +123,7 @@ export type {
 } from './ports/store.js';
 export { rateLimiterFrom, type RateLimitResult, type RateLimiter, type RateLimiterOptions } from './ports/rate-limit.js';
 export { memoryStore, type MemoryStoreOptions } from './ports/memory-store.js';
-export { checkTransitionBatch } from './ports/transition-batch.js';
+export { checkTransitionBatch, transitionEach } from './ports/transition-batch.js';
 export { createWaiterRegistry, type Waiter, type WaiterRegistry } from './ports/waiter-registry.js';
 
 // service

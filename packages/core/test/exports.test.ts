@@ -96,6 +96,7 @@ const EXPECTED = [
   'storeUnavailable',
   'suggestionKinds',
   'systemClock',
+  'transitionEach',
   'upgradeContextSchema',
   'upgradeLinkBodySchema',
   'upgradeLinkResultSchema',

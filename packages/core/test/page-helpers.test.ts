@@ -36,10 +36,11 @@ describe('queryParam', () => {
     expect(queryParam('token=a%2Eb', 'token')).toBeUndefined();
     expect(queryParam('token=a+b', 'token')).toBeUndefined();
     expect(queryParam('tok%65n=a', 'token')).toBeUndefined();
+    expect(queryParam('token=\uD800x', 'token')).toBeUndefined(); // URLSearchParams makes it U+FFFD
   });
 
   it('agrees with URLSearchParams on any query it answers', () => {
-    const query = fc.string({ unit: fc.constantFrom('t', 'o', 'k', 'e', 'n', '=', '&', '?', '%', '+', '2', 'E', '.') });
+    const query = fc.string({ unit: fc.constantFrom('t', 'o', 'k', 'e', 'n', '=', '&', '?', '%', '+', '2', 'E', '.', '\uD800', '\uDC00', 'é') });
     const name = fc.constantFrom('token', 'choice', 'to', 'k', '');
     fc.assert(
       fc.property(query, name, (q, n) => {
@@ -70,5 +71,6 @@ describe('dateTime', () => {
   it('prints UTC to the second', () => {
     expect(englishMessages.dateTime(Date.UTC(2026, 2, 17, 9, 5, 7, 999))).toBe('2026-03-17 09:05:07 UTC');
     expect(englishMessages.dateTime(0)).toBe('1970-01-01 00:00:00 UTC');
+    expect(englishMessages.dateTime(Date.UTC(10000, 0, 1))).toBe('+010000-01-01 00:00:00 UTC');
   });
 });

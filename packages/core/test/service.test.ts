@@ -317,6 +317,25 @@ describe('approvals and callbacks', () => {
     expect(await tiergate.sweep()).toMatchObject({ expired: 0 });
   });
 
+  it('the sweep works with a store that has no transitionApprovals (one transitionApproval per approval)', async () => {
+    const { transitionApprovals: _batch, ...inner } = memoryStore();
+    let singles = 0;
+    const store: Store = {
+      ...inner,
+      transitionApproval: (input) => {
+        singles += 1;
+        return inner.transitionApproval(input);
+      },
+    };
+    const { tiergate, clock } = setup({ notifyRateLimit: { points: 1_000, durationSeconds: 3600 } }, store);
+    const ids: string[] = [];
+    for (let i = 0; i < 3; i += 1) ids.push((await tiergate.notifyOperator(free, approvalBody(undefined, { expiresIn: 60 }))).request_id as string);
+    clock.advance('61s');
+    expect(await tiergate.sweep()).toMatchObject({ expired: 3 });
+    expect(singles).toBe(3);
+    for (const id of ids) expect((await tiergate.approvals.get(id))?.status).toBe('expired');
+  });
+
   it('a decision one second after expiry is refused and expires the request once', async () => {
     const hook = await receiver();
     const { tiergate, clock } = setup();

@@ -30,6 +30,7 @@ import {
   rateLimiterFrom,
   storeUnavailable,
   type ApprovalRecord,
+  type ApprovalTransitionInput,
   type ClaimedMessage,
   type RateLimiter,
   type RateLimiterOptions,
@@ -72,6 +73,8 @@ export interface PostgresStore extends Store {
   readonly kind: 'postgres';
   /** The schema in use. */
   readonly schema: string;
+  /** The batch compare-and-set: one statement and one commit for the whole batch (see `Store.transitionApprovals`). */
+  transitionApprovals(inputs: readonly ApprovalTransitionInput[]): Promise<readonly TransitionResult[]>;
   /**
    * Creates the schema, tables and indexes if missing (the DDL of
    * `migrationSql(schema, rateLimiterTable)`). Idempotent, and safe when
@@ -176,7 +179,7 @@ export function postgresStore(options: PostgresStoreOptions): PostgresStore {
         SELECT a.id FROM ${s}.approvals a JOIN t ON a.id = t.id
         WHERE a.status = 'pending'
         ORDER BY a.id
-        FOR UPDATE OF a
+        FOR NO KEY UPDATE OF a
       ), upd AS (
         UPDATE ${s}.approvals a SET status = t.status, decided_at = t.decided_at, decided_by = t.decided_by, denial_reason = t.denial_reason
         FROM t, locked

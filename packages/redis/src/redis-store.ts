@@ -80,6 +80,8 @@ export interface RedisStore extends Store {
   readonly kind: 'redis';
   /** The key prefix in use. */
   readonly keyPrefix: string;
+  /** The batch compare-and-set: one Lua script per element, sent in one round trip (see `Store.transitionApprovals`). */
+  transitionApprovals(inputs: readonly ApprovalTransitionInput[]): Promise<readonly TransitionResult[]>;
   /** Closes what the store opened itself (the pub/sub connection) and resolves pending waits. The host's client stays open. */
   close(): Promise<void>;
 }

@@ -7,6 +7,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Redis } from 'ioredis';
 import { apiKeyAuthenticator, createTiergate, isTiergateError, type Account, type Store } from '@tiergate/core';
+import type { RedisStore } from '@tiergate/redis';
 import { redisStore } from '@tiergate/redis';
 import { createFakeClock } from '@tiergate/testing';
 import {
@@ -28,7 +29,7 @@ import { closedPort, deleteKeys, openClient, randomPrefix, redisUrl, reportMissi
 reportMissingRedis('redis faults');
 
 /** Every Store method once, plus the rate limiter, on fresh ids. */
-function everyCall(store: Store): Record<string, () => Promise<unknown>> {
+function everyCall(store: RedisStore): Record<string, () => Promise<unknown>> {
   const approvalId = uid('apr_');
   const notification = notificationRecord({ approvalId });
   const patch = decision('approved', T0 + 1, 'ops@example.com');
@@ -55,7 +56,7 @@ function everyCall(store: Store): Record<string, () => Promise<unknown>> {
   };
 }
 
-async function outcomes(store: Store): Promise<Record<string, string>> {
+async function outcomes(store: RedisStore): Promise<Record<string, string>> {
   const result: Record<string, string> = {};
   for (const [method, call] of Object.entries(everyCall(store))) result[method] = await outcomeOf(call());
   return result;

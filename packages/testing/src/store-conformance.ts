@@ -12,6 +12,7 @@
  */
 import { afterAll, beforeAll, describe, expect, it, onTestFinished } from 'vitest';
 import type { ApprovalRecord, ClaimedMessage, NotificationRecord, OutboxMessage, QuotaWindowInput, Store } from '@tiergate/core';
+import { transitionEach } from '@tiergate/core';
 import { DAY, FAR, HOUR, KEEP, MINUTE, T0, approvalRecord, auditFor, createdEntry, decision, notificationRecord, outboxMessage, outcomeOf, range, uid } from './records.js';
 
 /** A store built for the suite, and how to dispose of it. */
@@ -219,7 +220,7 @@ export function runStoreConformance(name: string, makeStore: () => Promise<Store
           const patch = decision(i === 2 ? 'denied' : 'expired', T0 + MINUTE + i, i === 2 ? 'ops@example.com' : null);
           return { id, patch, audit: auditFor(id, patch), outbox: [outboxMessage(id, { type: `approval.${patch.status}`, createdAt: T0 + MINUTE + i })] };
         });
-        const results = await store().transitionApprovals(inputs);
+        const results = await transitionEach(store(), inputs);
         const [ia, iDecided, ib, iu, ic] = inputs as [(typeof inputs)[number], (typeof inputs)[number], (typeof inputs)[number], (typeof inputs)[number], (typeof inputs)[number]];
         expect(results).toEqual([
           { ok: true, approval: { ...a, ...ia.patch } },
@@ -241,7 +242,7 @@ export function runStoreConformance(name: string, makeStore: () => Promise<Store
       });
 
       it('returns [] for an empty batch', async () => {
-        expect(await store().transitionApprovals([])).toEqual([]);
+        expect(await transitionEach(store(), [])).toEqual([]);
       });
 
       it('rejects a batch naming one approval twice with INTERNAL_ERROR and writes nothing', async () => {
@@ -249,7 +250,7 @@ export function runStoreConformance(name: string, makeStore: () => Promise<Store
         const other = (await seedApproval()).approval;
         const patch = decision('expired', T0 + MINUTE, null);
         const input = (id: string) => ({ id, patch, audit: auditFor(id, patch), outbox: [outboxMessage(id)] });
-        expect(await outcomeOf(store().transitionApprovals([input(other.id), input(approval.id), input(approval.id)]))).toBe('INTERNAL_ERROR');
+        expect(await outcomeOf(transitionEach(store(), [input(other.id), input(approval.id), input(approval.id)]))).toBe('INTERNAL_ERROR');
         for (const record of [approval, other]) {
           expect(await store().getApproval(record.id)).toEqual(record);
           expect(await store().listAudit(record.id)).toEqual([createdEntry(record.id)]);
@@ -270,7 +271,7 @@ export function runStoreConformance(name: string, makeStore: () => Promise<Store
         });
         const singles = approvals.map((a, i) => attempt(a.id, 100 + i));
         const [batchResults, singleResults] = await Promise.all([
-          Promise.all(batches.map((batch) => store().transitionApprovals(batch))),
+          Promise.all(batches.map((batch) => transitionEach(store(), batch))),
           Promise.all(singles.map((input) => store().transitionApproval(input))),
         ]);
         for (const approval of approvals) {
@@ -301,7 +302,7 @@ export function runStoreConformance(name: string, makeStore: () => Promise<Store
           const patch = decision('expired', a.expiresAt, null);
           return { id: a.id, patch, audit: auditFor(a.id, patch), outbox: [] };
         });
-        expect((await store().transitionApprovals(inputs)).map((r) => r.ok)).toEqual([true, true, true]);
+        expect((await transitionEach(store(), inputs)).map((r) => r.ok)).toEqual([true, true, true]);
         expect(await store().dueApprovals(base + HOUR, 10)).toEqual([]);
         await Promise.all(waits); // a wait that only ended at its timeout would fail the test by the test timeout
       });
@@ -711,7 +712,7 @@ export function runStoreConformance(name: string, makeStore: () => Promise<Store
             getNotification: () => s.getNotification(notification.id),
             getApproval: () => s.getApproval(approvalId),
             transitionApproval: () => s.transitionApproval({ id: approvalId, patch, audit: auditFor(approvalId, patch), outbox: [] }),
-            transitionApprovals: () => s.transitionApprovals([{ id: approvalId, patch, audit: auditFor(approvalId, patch), outbox: [] }]),
+            transitionApprovals: () => transitionEach(s, [{ id: approvalId, patch, audit: auditFor(approvalId, patch), outbox: [] }]),
             dueApprovals: () => s.dueApprovals(T0, 10),
             listAudit: () => s.listAudit(approvalId),
             claimOutbox: () => s.claimOutbox(T0, 10, MINUTE),

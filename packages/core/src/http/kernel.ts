@@ -125,14 +125,17 @@ function contentType(request: KernelRequest): string {
 // One decoder for every request (stateless between `decode()` calls without `stream`).
 const utf8 = new TextDecoder('utf-8', { fatal: true });
 
+const SURROGATE = /[\uD800-\uDFFF]/;
+
 /**
  * `new URLSearchParams(query).get(name)` without building the object, for a
- * query with nothing to decode (no `%`, no `+`: the usual `?token=<JWT>`).
+ * query with nothing to decode (no `%`, no `+`, no lone surrogate, which
+ * URLSearchParams would replace: the usual `?token=<JWT>`).
  * Returns `undefined` when the query needs decoding (the caller falls back to
  * `URLSearchParams`), `null` when the name is absent.
  */
 export function queryParam(query: string, name: string): string | null | undefined {
-  if (query.includes('%') || query.includes('+')) return undefined;
+  if (query.includes('%') || query.includes('+') || SURROGATE.test(query)) return undefined;
   const text = query.startsWith('?') ? query.slice(1) : query;
   let start = 0;
   while (start <= text.length) {

@@ -264,8 +264,8 @@ export const englishMessages: MessageCatalog = {
   denied: (action, summary) => `${action} is not allowed: ${summary}`,
   duration: englishDuration,
   dateTime: (ms) => {
-    const iso = new Date(ms).toISOString(); // 2026-03-17T12:00:00.000Z (years 0–9999)
-    return `${iso.slice(0, 10)} ${iso.slice(11, 19)} UTC`;
+    const iso = new Date(ms).toISOString(); // 2026-03-17T12:00:00.000Z; years outside 0–9999 are longer
+    return iso.length === 24 ? `${iso.slice(0, 10)} ${iso.slice(11, 19)} UTC` : iso.replace('T', ' ').replace(/\.\d{3}Z$/, ' UTC');
   },
   actionTitle: titleCase,
   page: {

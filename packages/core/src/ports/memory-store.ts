@@ -46,7 +46,7 @@ interface Counter {
 type Leased = OutboxMessage & { lease: string | null; leaseUntil: number };
 
 /** Creates an in-process store. See the module documentation for its limits. */
-export function memoryStore(options: MemoryStoreOptions = {}): Store & { readonly size: () => Record<string, number> } {
+export function memoryStore(options: MemoryStoreOptions = {}): Store & Required<Pick<Store, 'transitionApprovals'>> & { readonly size: () => Record<string, number> } {
   const evictPerWrite = options.evictPerWrite ?? 16;
   const notifications = new Map<string, NotificationRecord>();
   const approvals = new Map<string, ApprovalRecord>();

@@ -174,18 +174,20 @@ export interface Store {
   transitionApproval(input: ApprovalTransitionInput): Promise<TransitionResult>;
 
   /**
-   * Several {@link transitionApproval} compare-and-sets in one call (the
-   * expiry sweep's batch), results in input order. Each element behaves
+   * Optional. Several {@link transitionApproval} compare-and-sets in one call
+   * (the expiry sweep's batch), results in input order. Each element behaves
    * exactly as `transitionApproval` would on its own — its patch, audit entry
    * and outbox messages are written together or not at all, and of concurrent
    * transitions of one id exactly one succeeds — but the store may send them
    * together (PostgreSQL: one statement and one commit for the batch; Redis:
    * one pipelined round trip). An empty batch returns `[]`. Ids must be
-   * distinct: a repeated id rejects with `INTERNAL_ERROR` and writes nothing.
-   * If the call rejects with `STORE_UNAVAILABLE`, each element was applied
-   * entirely or not at all; read the records to learn which.
+   * distinct: a repeated id rejects with `INTERNAL_ERROR` and writes nothing
+   * (`checkTransitionBatch` checks it). If the call rejects, each element was
+   * applied entirely or not at all (a store may apply some and not others);
+   * read the records to learn which. A store without it gets
+   * {@link transitionEach}: one `transitionApproval` per element.
    */
-  transitionApprovals(inputs: readonly ApprovalTransitionInput[]): Promise<readonly TransitionResult[]>;
+  transitionApprovals?(inputs: readonly ApprovalTransitionInput[]): Promise<readonly TransitionResult[]>;
 
   /**
    * Pending approvals whose `expiresAt <= now`, earliest deadline first, at

@@ -20,6 +20,7 @@ import { suggestionKinds } from '../policy/suggestions.js';
 import { defaultTiers, type ReasonKind, type TierTable } from '../policy/tiers.js';
 import { quotaWindows } from '../policy/windows.js';
 import { memoryStore } from '../ports/memory-store.js';
+import { transitionEach } from '../ports/transition-batch.js';
 import type { RateLimiter } from '../ports/rate-limit.js';
 import type { AccountSnapshot, ApprovalTransitionInput, AuditEntry, EndpointHealth, NotificationRecord, OutboxMessage, Store } from '../ports/store.js';
 import {
@@ -1024,7 +1025,7 @@ export function createTiergate<TT extends TierTable = typeof defaultTiers>(optio
           const plan = planTransition(approval, { to: 'expired' }, now);
           if (plan.ok) batch.push(transitionInput(approval, plan, { by: 'system' }, now));
         }
-        const results = batch.length === 0 ? [] : await callStore(() => store.transitionApprovals(batch));
+        const results = batch.length === 0 ? [] : await callStore(() => transitionEach(store, batch));
         for (const result of results) if (result.ok) expired += 1;
         if (results.some((r) => r.ok)) dispatcher.kick();
         if (due.length < 100) break;
