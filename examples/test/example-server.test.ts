@@ -10,7 +10,6 @@ import { spawn, execFileSync, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import http from 'node:http';
-import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -18,7 +17,7 @@ import { Redis } from 'ioredis';
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { verifyWebhook } from '@tiergate/client';
-import { serviceUrl } from '@tiergate/testing';
+import { listenLocal, serviceUrl } from '@tiergate/testing';
 import { FRAMEWORKS } from '../src/server.js';
 import { decideThroughPage, eventually, openOperatorPage } from './operator-page.js';
 
@@ -138,16 +137,8 @@ async function startReceiver() {
       res.writeHead(204).end();
     });
   });
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  return {
-    url: `http://127.0.0.1:${(server.address() as AddressInfo).port}/webhook/approval`,
-    deliveries,
-    close: () =>
-      new Promise<void>((resolve) => {
-        server.closeAllConnections();
-        server.close(() => resolve());
-      }),
-  };
+  const { origin, close } = await listenLocal(server);
+  return { url: `${origin}/webhook/approval`, deliveries, close };
 }
 
 function approvalBody(callbackUrl: string): string {

@@ -1,9 +1,8 @@
 import { readFileSync } from 'node:fs';
 import http from 'node:http';
-import type { AddressInfo } from 'node:net';
 import { describe, expect, it } from 'vitest';
 import type { Tiergate } from '@tiergate/core';
-import { runAdapterConformance, type ConformanceServer } from '@tiergate/testing';
+import { listenLocal, runAdapterConformance, type ConformanceServer } from '@tiergate/testing';
 import { requireCapability, tiergateRequestHandler } from '../src/node-http-adapter.js';
 
 /** A plain node:http server with tiergate under `prefix` and the suite's two guarded host routes. */
@@ -32,15 +31,8 @@ async function startNodeServer(tiergate: Tiergate, { prefix }: { prefix: string 
       res.end();
     });
   });
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  return {
-    url: `http://127.0.0.1:${(server.address() as AddressInfo).port}`,
-    close: () =>
-      new Promise((resolve) => {
-        server.closeAllConnections();
-        server.close(() => resolve());
-      }),
-  };
+  const { origin, close } = await listenLocal(server);
+  return { url: origin, close };
 }
 
 runAdapterConformance('node:http (examples/src/node-http-adapter.ts)', startNodeServer);

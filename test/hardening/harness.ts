@@ -43,7 +43,7 @@ import { tiergatePlugin } from '@tiergate/fastify';
 import { requireCapability as koaGuard, tiergateMiddleware } from '@tiergate/koa';
 import { postgresStore } from '@tiergate/postgres';
 import { redisStore } from '@tiergate/redis';
-import { createFakeClock, serviceUrl, type FakeClock } from '@tiergate/testing';
+import { createFakeClock, listenLocal, serviceUrl, type FakeClock } from '@tiergate/testing';
 
 /** The frameworks every case runs on. */
 export const FRAMEWORKS = ['express', 'fastify', 'koa'] as const;
@@ -399,16 +399,8 @@ export async function startServer(framework: Framework, tiergate: Tiergate, erro
     });
     listener = app.callback();
   }
-  const server = http.createServer(listener);
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  return {
-    origin: `http://127.0.0.1:${(server.address() as AddressInfo).port}`,
-    close: () =>
-      new Promise<void>((resolve) => {
-        server.closeAllConnections();
-        server.close(() => resolve());
-      }),
-  };
+  const { origin, close } = await listenLocal(http.createServer(listener));
+  return { origin, close };
 }
 
 // ---------------------------------------------------------------------- receiver
@@ -453,20 +445,15 @@ export async function startReceiver(): Promise<Receiver> {
       res.writeHead(behaviour.status, behaviour.headers ?? {}).end();
     });
   });
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const port = (server.address() as AddressInfo).port;
+  const { origin, port, close } = await listenLocal(server);
   return {
-    origin: `http://127.0.0.1:${port}`,
+    origin,
     port,
     calls,
     path: (name) => `/${name}-${randomBytes(4).toString('hex')}`,
     on: (path, behaviour) => behaviours.set(path, behaviour),
     callsTo: (path) => calls.filter((c) => c.path === path),
-    close: () =>
-      new Promise<void>((resolve) => {
-        server.closeAllConnections();
-        server.close(() => resolve());
-      }),
+    close,
   };
 }
 

@@ -1,5 +1,3 @@
-import http from 'node:http';
-import type { AddressInfo } from 'node:net';
 import { afterAll, beforeAll, describe, expect, expectTypeOf, it } from 'vitest';
 import type { AccountResult, ApprovalResult, CapabilitiesResult, UpgradeContext } from '@tiergate/core';
 import {
@@ -12,6 +10,7 @@ import {
   type TiergateClientOptions,
   type WithNextSteps,
 } from '@tiergate/client';
+import { closedPort } from '@tiergate/testing';
 import { ACCOUNTS, WEBHOOK_SECRET, keyOf, startCallbackReceiver, startTiergateServer, until } from './tiergate-server.js';
 
 type Server = Awaited<ReturnType<typeof startTiergateServer>>;
@@ -407,10 +406,7 @@ describe('rate limits and retries', () => {
 
 describe('failures without a tiergate response', () => {
   it('NETWORK_ERROR against a closed port', async () => {
-    const probe = http.createServer();
-    await new Promise<void>((resolve) => probe.listen(0, '127.0.0.1', resolve));
-    const port = (probe.address() as AddressInfo).port;
-    await new Promise((resolve) => probe.close(resolve));
+    const port = await closedPort();
     const error = await failure(new TiergateClient({ apiKey: 'k', baseUrl: `http://127.0.0.1:${port}`, retries: { max: 2 } }).account.getCapabilities());
     expect(error).toMatchObject({ code: 'NETWORK_ERROR', status: undefined, details: { reason: 'failed' } });
     expect(error.cause).toBeDefined();

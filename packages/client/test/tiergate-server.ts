@@ -5,7 +5,6 @@
  * own API), plus a few routes that answer like a misbehaving proxy.
  */
 import http from 'node:http';
-import type { AddressInfo } from 'node:net';
 import {
   TiergateError,
   apiKeyAuthenticator,
@@ -21,7 +20,7 @@ import {
   type Store,
   type TiergateOptions,
 } from '@tiergate/core';
-import { createFakeClock } from '@tiergate/testing';
+import { createFakeClock, listenLocal } from '@tiergate/testing';
 
 /** The Standard Webhooks spec's example secret, used as every account's `whsec_`. */
 export const WEBHOOK_SECRET = 'whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw';
@@ -194,8 +193,8 @@ export async function startTiergateServer(overrides: Partial<TiergateOptions> = 
       res.writeHead(500).end(String(err));
     });
   });
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const origin = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+  const local = await listenLocal(server);
+  const origin = local.origin;
   baseUrl = `${origin}/tg`;
 
   return {
@@ -209,8 +208,7 @@ export async function startTiergateServer(overrides: Partial<TiergateOptions> = 
     seen: (suffix: string) => requests.filter((r) => r.path.endsWith(suffix)),
     async close() {
       await tiergate.stop();
-      server.closeAllConnections();
-      await new Promise((resolve) => server.close(resolve));
+      await local.close();
     },
   };
 }
@@ -224,15 +222,8 @@ export async function startCallbackReceiver() {
       res.writeHead(200).end();
     });
   });
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  return {
-    url: `http://127.0.0.1:${(server.address() as AddressInfo).port}/webhook/approval`,
-    received,
-    async close() {
-      server.closeAllConnections();
-      await new Promise((resolve) => server.close(resolve));
-    },
-  };
+  const { origin, close } = await listenLocal(server);
+  return { url: `${origin}/webhook/approval`, received, close };
 }
 
 /** Polls `condition` (bounded) until it holds: for async effects, not for time. */

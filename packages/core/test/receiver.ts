@@ -1,6 +1,6 @@
 /** A real HTTP receiver on 127.0.0.1 for callback tests: scripted answers, recorded requests. */
 import http from 'node:http';
-import type { AddressInfo } from 'node:net';
+import { listenLocal } from '@tiergate/testing';
 
 export interface Received {
   readonly path: string;
@@ -23,14 +23,6 @@ export async function startReceiver(script: (req: Received, index: number) => An
       res.writeHead(answer.status, answer.headers).end();
     });
   });
-  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
-  const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
-  return {
-    url,
-    received,
-    async close() {
-      server.closeAllConnections();
-      await new Promise((r) => server.close(r));
-    },
-  };
+  const { origin, close } = await listenLocal(server);
+  return { url: origin, received, close };
 }

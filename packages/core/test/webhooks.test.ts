@@ -1,5 +1,4 @@
 import http from 'node:http';
-import type { AddressInfo } from 'node:net';
 import { Webhook } from 'standardwebhooks';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
@@ -15,6 +14,7 @@ import {
   verifyWebhookSignature,
   webhookHeaders,
 } from '@tiergate/core';
+import { listenLocal, type LocalServer } from '@tiergate/testing';
 
 // The Standard Webhooks specification's test vector.
 const VECTOR = {
@@ -132,12 +132,12 @@ describe('callback address rules', () => {
 });
 
 describe('nodeHttpTransport (real receiver on 127.0.0.1)', () => {
-  let server: http.Server;
+  let local: LocalServer;
   let base: string;
   const seen: { url: string; headers: http.IncomingHttpHeaders; body: string }[] = [];
 
   beforeAll(async () => {
-    server = http.createServer((req, res) => {
+    const server = http.createServer((req, res) => {
       let body = '';
       req.on('data', (c: Buffer) => (body += c.toString()));
       req.on('end', () => {
@@ -149,13 +149,10 @@ describe('nodeHttpTransport (real receiver on 127.0.0.1)', () => {
         else res.writeHead(500).end('boom');
       });
     });
-    await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
-    base = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+    local = await listenLocal(server);
+    base = local.origin;
   });
-  afterAll(async () => {
-    server.closeAllConnections();
-    await new Promise((r) => server.close(r));
-  });
+  afterAll(() => local.close());
 
   const send = (transport: ReturnType<typeof nodeHttpTransport>, path: string, timeoutMs = 2000) =>
     transport({ url: `${base}${path}`, headers: { 'webhook-id': 'msg_1' }, body: '{"a":1}', timeoutMs });
@@ -191,7 +188,7 @@ describe('nodeHttpTransport (real receiver on 127.0.0.1)', () => {
   });
 
   it('re-checks the resolved address at connect time (DNS rebinding)', async () => {
-    const port = (server.address() as AddressInfo).port;
+    const port = local.port;
     let lookups = 0;
     // Public when the URL was accepted, loopback when the connection is made.
     const transport = nodeHttpTransport({
@@ -209,7 +206,7 @@ describe('nodeHttpTransport (real receiver on 127.0.0.1)', () => {
   });
 
   it('connects to a name that resolves to an allowed address', async () => {
-    const port = (server.address() as AddressInfo).port;
+    const port = local.port;
     const transport = nodeHttpTransport({ allowPrivate: true, resolve: async () => [{ address: '127.0.0.1', family: 4 }] });
     expect(await transport({ url: `http://agent.example.com:${port}/ok`, headers: {}, body: '{}', timeoutMs: 2000 })).toEqual({ status: 204 });
   });

@@ -1,9 +1,8 @@
 import http from 'node:http';
-import type { AddressInfo } from 'node:net';
 import express from 'express';
 import type { Tiergate } from '@tiergate/core';
 import { requireCapability, tiergateRouter } from '@tiergate/express';
-import { runAdapterConformance, type ConformanceServer } from '@tiergate/testing';
+import { listenLocal, runAdapterConformance, type ConformanceServer } from '@tiergate/testing';
 
 /** A real Express app with tiergate under `prefix` and the suite's two guarded host routes. */
 async function startExpressServer(tiergate: Tiergate, { prefix }: { prefix: string }): Promise<ConformanceServer> {
@@ -18,15 +17,8 @@ async function startExpressServer(tiergate: Tiergate, { prefix }: { prefix: stri
   });
   app.use(prefix, tiergateRouter(tiergate));
   const server = http.createServer(app);
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  return {
-    url: `http://127.0.0.1:${(server.address() as AddressInfo).port}`,
-    close: () =>
-      new Promise((resolve) => {
-        server.closeAllConnections();
-        server.close(() => resolve());
-      }),
-  };
+  const { origin, close } = await listenLocal(server);
+  return { url: origin, close };
 }
 
 runAdapterConformance('express', startExpressServer);

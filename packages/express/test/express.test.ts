@@ -2,12 +2,11 @@
 // (root, nested routers), the `req.tiergate` type. The wire contract itself is
 // checked by conformance.test.ts.
 import http from 'node:http';
-import type { AddressInfo } from 'node:net';
 import express from 'express';
 import { afterEach, describe, expect, expectTypeOf, it } from 'vitest';
 import { apiKeyAuthenticator, createTiergate, type GuardContext, type Tiergate } from '@tiergate/core';
 import { requireCapability, tiergateRouter } from '@tiergate/express';
-import { createFakeClock } from '@tiergate/testing';
+import { createFakeClock, listenLocal } from '@tiergate/testing';
 
 const KEY = 'tgk_express_developer';
 const closers: (() => Promise<void>)[] = [];
@@ -24,13 +23,10 @@ async function serve(build: (tiergate: Tiergate) => express.Express, mount: stri
     publicUrl: () => publicUrl,
     clock: createFakeClock(),
   });
-  const server = http.createServer(build(tiergate));
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const origin = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+  const { origin, close } = await listenLocal(http.createServer(build(tiergate)));
   publicUrl = `${origin}${mount}`;
   closers.push(async () => {
-    server.closeAllConnections();
-    await new Promise((resolve) => server.close(resolve));
+    await close();
     await tiergate.stop();
   });
   return { origin, base: publicUrl };

@@ -1,9 +1,8 @@
 import http from 'node:http';
-import type { AddressInfo } from 'node:net';
 import Koa from 'koa';
 import type { Tiergate } from '@tiergate/core';
 import { requireCapability, tiergateMiddleware } from '@tiergate/koa';
-import { runAdapterConformance, type ConformanceServer } from '@tiergate/testing';
+import { listenLocal, runAdapterConformance, type ConformanceServer } from '@tiergate/testing';
 
 /** A real Koa app with tiergate under `prefix` and the suite's two guarded host routes (no router package: plain middleware). */
 async function startKoaServer(tiergate: Tiergate, { prefix }: { prefix: string }): Promise<ConformanceServer> {
@@ -27,15 +26,8 @@ async function startKoaServer(tiergate: Tiergate, { prefix }: { prefix: string }
     return next();
   });
   const server = http.createServer(app.callback());
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  return {
-    url: `http://127.0.0.1:${(server.address() as AddressInfo).port}`,
-    close: () =>
-      new Promise((resolve) => {
-        server.closeAllConnections();
-        server.close(() => resolve());
-      }),
-  };
+  const { origin, close } = await listenLocal(server);
+  return { url: origin, close };
 }
 
 runAdapterConformance('koa', startKoaServer);

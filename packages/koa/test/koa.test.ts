@@ -2,12 +2,11 @@
 // paths, and bodies a host body parser already read. The wire contract itself
 // is checked by conformance.test.ts.
 import http from 'node:http';
-import type { AddressInfo } from 'node:net';
 import Koa from 'koa';
 import { afterEach, describe, expect, expectTypeOf, it } from 'vitest';
 import { apiKeyAuthenticator, createTiergate, readBody, type GuardContext, type Tiergate } from '@tiergate/core';
 import { requireCapability, tiergateMiddleware } from '@tiergate/koa';
-import { createFakeClock } from '@tiergate/testing';
+import { createFakeClock, listenLocal } from '@tiergate/testing';
 
 const KEY = 'tgk_koa_developer';
 const auth = { authorization: `Bearer ${KEY}` };
@@ -25,13 +24,9 @@ async function serve(build: (app: Koa, tiergate: Tiergate) => void): Promise<str
   });
   const app = new Koa();
   build(app, tiergate);
-  const server = http.createServer(app.callback());
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  closers.push(async () => {
-    server.closeAllConnections();
-    await new Promise((resolve) => server.close(resolve));
-  });
-  return `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+  const { origin, close } = await listenLocal(http.createServer(app.callback()));
+  closers.push(close);
+  return origin;
 }
 
 describe('tiergateMiddleware', () => {

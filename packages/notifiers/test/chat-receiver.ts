@@ -4,7 +4,7 @@
  * and answers with the status the test queued (default 200 / 204).
  */
 import http from 'node:http';
-import type { AddressInfo } from 'node:net';
+import { listenLocal } from '@tiergate/testing';
 
 /** One request the receiver saw. */
 export interface ChatRequest {
@@ -53,10 +53,9 @@ export async function startChatReceiver(defaultStatus = 200): Promise<ChatReceiv
       else res.writeHead(status, { 'content-type': 'text/plain' }).end(status < 300 ? 'ok' : `error ${status}`);
     });
   });
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const { port } = server.address() as AddressInfo;
+  const { origin, close } = await listenLocal(server);
   return {
-    url: `http://127.0.0.1:${port}`,
+    url: origin,
     requests,
     replies,
     get defaultStatus() {
@@ -66,10 +65,6 @@ export async function startChatReceiver(defaultStatus = 200): Promise<ChatReceiv
       state.defaultStatus = value;
     },
     to: (path) => requests.filter((r) => r.path === path),
-    close: () =>
-      new Promise<void>((resolve) => {
-        server.closeAllConnections();
-        server.close(() => resolve());
-      }),
+    close,
   };
 }

@@ -3,12 +3,13 @@
  * shapes of their documented webhook formats, the limits they enforce, and
  * how each answer is classified (delivered / retried / permanent).
  */
-import net from 'node:net';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { PermanentNotifierError, type Notifier, type OperatorMessage } from '@tiergate/core';
 import { DISCORD_COLORS, discordNotifier, slackNotifier, type DiscordPayload, type SlackBlock, type SlackPayload } from '@tiergate/notifiers';
+import { closedPort } from '@tiergate/testing';
 import { startChatReceiver, type ChatReceiver } from './chat-receiver.js';
 import { approvalMessage, notificationMessage } from './operator-messages.js';
+import { startSilentServer } from './silent-server.js';
 
 let chat: ChatReceiver;
 
@@ -195,27 +196,17 @@ describe('answers of the chat endpoint', () => {
   }
 
   it('retries when nothing listens at the webhook URL', async () => {
-    const closed = net.createServer();
-    await new Promise<void>((resolve) => closed.listen(0, '127.0.0.1', resolve));
-    const port = (closed.address() as net.AddressInfo).port;
-    await new Promise<void>((resolve) => closed.close(() => resolve()));
+    const port = await closedPort();
     expect(await outcomeOf(slackNotifier({ webhookUrl: `http://127.0.0.1:${port}/slack` }), approvalMessage())).toBe('retry');
     expect(await outcomeOf(discordNotifier({ webhookUrl: `http://127.0.0.1:${port}/discord` }), approvalMessage())).toBe('retry');
   });
 
   it('retries when the endpoint does not answer within the timeout', async () => {
-    const sockets = new Set<net.Socket>();
-    const silent = net.createServer((socket) => {
-      sockets.add(socket);
-      socket.on('error', () => undefined);
-    });
-    await new Promise<void>((resolve) => silent.listen(0, '127.0.0.1', resolve));
-    const port = (silent.address() as net.AddressInfo).port;
+    const silent = await startSilentServer();
     try {
-      expect(await outcomeOf(slackNotifier({ webhookUrl: `http://127.0.0.1:${port}/slack`, timeoutMs: 50 }), approvalMessage())).toBe('retry');
+      expect(await outcomeOf(slackNotifier({ webhookUrl: `http://127.0.0.1:${silent.port}/slack`, timeoutMs: 50 }), approvalMessage())).toBe('retry');
     } finally {
-      for (const socket of sockets) socket.destroy();
-      await new Promise<void>((resolve) => silent.close(() => resolve()));
+      await silent.close();
     }
   });
 

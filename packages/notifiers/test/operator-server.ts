@@ -5,8 +5,8 @@
  * which lets `publicUrl` point at the real port.
  */
 import http from 'node:http';
-import type { AddressInfo } from 'node:net';
 import { createHandler, type KernelHandler, type Tiergate } from '@tiergate/core';
+import { listenLocal } from '@tiergate/testing';
 
 /** A running operator server. */
 export interface OperatorServer {
@@ -42,17 +42,12 @@ export async function startOperatorServer(): Promise<OperatorServer> {
       );
     });
   });
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const { port } = server.address() as AddressInfo;
+  const { origin, close } = await listenLocal(server);
   return {
-    url: `http://127.0.0.1:${port}`,
+    url: origin,
     attach(tiergate) {
       handle = createHandler(tiergate);
     },
-    close: () =>
-      new Promise<void>((resolve) => {
-        server.closeAllConnections();
-        server.close(() => resolve());
-      }),
+    close,
   };
 }

@@ -4,14 +4,14 @@
  * real HTTP receiver standing in for Slack, and the links in what arrives
  * open the real operator page — without deciding anything.
  */
-import net from 'node:net';
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { apiKeyAuthenticator, createTiergate, memoryStore, type Account, type NotifierOptions, type OutboxMessage, type Store, type Tiergate } from '@tiergate/core';
 import { slackNotifier, smtpNotifier, type SlackPayload } from '@tiergate/notifiers';
-import { createFakeClock, type FakeClock } from '@tiergate/testing';
+import { closedPort, createFakeClock, type FakeClock } from '@tiergate/testing';
 import { startChatReceiver, type ChatReceiver } from './chat-receiver.js';
 import { parseMail } from './mime-reader.js';
 import { startOperatorServer, type OperatorServer } from './operator-server.js';
+import { startSilentServer } from './silent-server.js';
 import { startSmtpReceiver, type SmtpReceiver } from './smtp-receiver.js';
 
 const SECRET = 'notifiers-service-test-secret-0123456789';
@@ -219,10 +219,7 @@ describe('failures are retried or dead, never the agent’s problem', () => {
   });
 
   it('retries when nothing listens on the SMTP port', async () => {
-    const closed = net.createServer();
-    await new Promise<void>((resolve) => closed.listen(0, '127.0.0.1', resolve));
-    const port = (closed.address() as net.AddressInfo).port;
-    await new Promise<void>((resolve) => closed.close(() => resolve()));
+    const port = await closedPort();
 
     const { tiergate, clock } = build({ channels: { email: smtpNotifier({ transport: `smtp://127.0.0.1:${port}`, from: FROM }) } });
     const result = await tiergate.notifyOperator(OPS, BULK_SEND);
@@ -262,15 +259,10 @@ describe('failures are retried or dead, never the agent’s problem', () => {
   });
 
   it('answers the agent’s HTTP call while the mail server has not even greeted', async () => {
-    const sockets = new Set<net.Socket>();
-    const silent = net.createServer((socket) => {
-      sockets.add(socket);
-      socket.on('error', () => undefined);
-    });
-    await new Promise<void>((resolve) => silent.listen(0, '127.0.0.1', resolve));
-    const port = (silent.address() as net.AddressInfo).port;
+    const silent = await startSilentServer();
+    const { sockets } = silent;
     try {
-      const { tiergate } = build({ channels: { email: smtpNotifier({ transport: `smtp://127.0.0.1:${port}`, from: FROM }) } });
+      const { tiergate } = build({ channels: { email: smtpNotifier({ transport: `smtp://127.0.0.1:${silent.port}`, from: FROM }) } });
       const response = await fetch(`${operator.url}/v1/notify-operator`, {
         method: 'POST',
         headers: { authorization: `Bearer ${API_KEY}`, 'content-type': 'application/json' },
@@ -294,8 +286,7 @@ describe('failures are retried or dead, never the agent’s problem', () => {
       }
       expect(byTarget(await tiergate.approvals.deliveries(result.request_id), 'email')).toMatchObject({ state: 'pending', attempts: 1 });
     } finally {
-      for (const socket of sockets) socket.destroy();
-      await new Promise<void>((resolve) => silent.close(() => resolve()));
+      await silent.close();
     }
   });
 });

@@ -4,8 +4,7 @@
  * afterwards, so files run in parallel against one server.
  */
 import { randomBytes } from 'node:crypto';
-import { serviceUrl } from '@tiergate/testing';
-import { createServer } from 'node:net';
+import { closedPort, serviceUrl } from '@tiergate/testing';
 import pg from 'pg';
 import { postgresStore, type PostgresStore, type PostgresStoreOptions } from '@tiergate/postgres';
 
@@ -59,15 +58,6 @@ export async function openStore(options: Partial<PostgresStoreOptions> = {}, poo
       await dropSchema(schema);
     },
   };
-}
-
-/** A TCP port on 127.0.0.1 that nothing listens on. */
-export async function closedPort(): Promise<number> {
-  const server = createServer();
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const { port } = server.address() as { port: number };
-  await new Promise<void>((resolve) => server.close(() => resolve()));
-  return port;
 }
 
 /** A store whose pool points at a closed port. */

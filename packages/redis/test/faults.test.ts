@@ -9,7 +9,7 @@ import { Redis } from 'ioredis';
 import { apiKeyAuthenticator, createTiergate, isTiergateError, type Account, type Store } from '@tiergate/core';
 import type { RedisStore } from '@tiergate/redis';
 import { redisStore } from '@tiergate/redis';
-import { createFakeClock } from '@tiergate/testing';
+import { closedPort, createFakeClock } from '@tiergate/testing';
 import {
   DAY,
   MINUTE,
@@ -24,7 +24,7 @@ import {
   range,
   uid,
 } from './records.js';
-import { closedPort, deleteKeys, openClient, randomPrefix, redisUrl, reportMissingRedis, startRedisProxy, unreachableStore } from './test-redis.js';
+import { deleteKeys, openClient, randomPrefix, redisUrl, reportMissingRedis, startRedisProxy, unreachableStore } from './test-redis.js';
 
 reportMissingRedis('redis faults');
 

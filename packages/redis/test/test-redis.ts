@@ -4,7 +4,7 @@
  * so files run in parallel against one server (which they never stop).
  */
 import { randomBytes } from 'node:crypto';
-import { serviceUrl } from '@tiergate/testing';
+import { closedPort, serviceUrl } from '@tiergate/testing';
 import { connect, createServer, type Server, type Socket } from 'node:net';
 import { Redis, type RedisOptions as AnyRedisOptions } from 'ioredis';
 import { redisStore, type RedisStore, type RedisStoreOptions } from '@tiergate/redis';
@@ -77,15 +77,6 @@ export function openStore(options: Partial<RedisStoreOptions> = {}, clientOption
       await deleteKeys(keyPrefix);
     },
   };
-}
-
-/** A TCP port on 127.0.0.1 that nothing listens on. */
-export async function closedPort(): Promise<number> {
-  const server = createServer();
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const { port } = server.address() as { port: number };
-  await new Promise<void>((resolve) => server.close(() => resolve()));
-  return port;
 }
 
 /** A store whose client points at a closed port (lazy, short timeouts). */

@@ -13,7 +13,6 @@
  */
 import { randomBytes } from 'node:crypto';
 import http from 'node:http';
-import type { AddressInfo } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
   apiKeyAuthenticator,
@@ -26,6 +25,7 @@ import {
   type Tiergate,
 } from '@tiergate/core';
 import { createFakeClock, type FakeClock } from './fake-clock.js';
+import { listenLocal } from './local-server.js';
 
 /** A server started by a {@link MakeConformanceServer}. */
 export interface ConformanceServer {
@@ -315,16 +315,13 @@ async function startReceiver(): Promise<{ url: string; received: Received[]; for
       res.writeHead(204).end();
     });
   });
-  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+  const { origin, close } = await listenLocal(server);
   return {
-    url: `http://127.0.0.1:${(server.address() as AddressInfo).port}/hooks/approval`,
+    url: `${origin}/hooks/approval`,
     received,
     forRequest: (id) =>
       received.map((r) => ({ received: r, event: JSON.parse(r.body) as Parsed })).filter((e) => e.event?.data?.request_id === id),
-    async close() {
-      server.closeAllConnections();
-      await new Promise((r) => server.close(r));
-    },
+    close,
   };
 }
 

@@ -27,3 +27,4 @@ export {
   type TestTiergateOptions,
 } from './test-tiergate.js';
 export { serviceUrl } from './services.js';
+export { closedPort, listenLocal, type LocalServer } from './local-server.js';

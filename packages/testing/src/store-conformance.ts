@@ -11,9 +11,8 @@
  * suite never sleeps to let time pass.
  */
 import { afterAll, beforeAll, describe, expect, it, onTestFinished } from 'vitest';
-import type { ApprovalRecord, ClaimedMessage, NotificationRecord, OutboxMessage, QuotaWindowInput, Store } from '@tiergate/core';
-import { transitionEach } from '@tiergate/core';
-import { DAY, FAR, HOUR, KEEP, MINUTE, T0, approvalRecord, auditFor, createdEntry, decision, notificationRecord, outboxMessage, outcomeOf, range, uid } from './records.js';
+import { transitionEach, type ApprovalRecord, type ClaimedMessage, type OutboxMessage, type QuotaWindowInput, type Store } from '@tiergate/core';
+import { DAY, FAR, HOUR, MINUTE, T0, approvalRecord, auditFor, createdEntry, decision, notificationRecord, outboxMessage, outcomeOf, range, uid } from './records.js';
 
 /** A store built for the suite, and how to dispose of it. */
 export interface StoreUnderTest {
