@@ -1,97 +1,34 @@
-import { randomBytes } from 'node:crypto';
 import pg from 'pg';
 import { afterEach, describe, expect, it } from 'vitest';
 import { apiKeyAuthenticator, createTiergate, type Account, type ApprovalRecord, type NotificationRecord, type OutboxMessage } from '@tiergate/core';
-import { createFakeClock } from '@tiergate/testing';
+import { FAR, T0, approvalRecord, auditFor, createFakeClock, createdEntry, decision, notificationRecord, outboxMessage, outcomeOf, uid } from '@tiergate/testing';
 import { postgresStore, type PostgresStore } from '@tiergate/postgres';
 import { databaseUrl, openStore, reportMissingDatabase, unreachableStore } from './test-database.js';
 import { startTcpProxy } from './tcp-proxy.js';
 
 reportMissingDatabase('faults.test.ts');
 
-const T0 = Date.parse('2026-01-15T12:00:00.000Z');
-const FAR = T0 + 365 * 86_400_000;
-const hex = (): string => randomBytes(8).toString('hex');
 
 const cleanups: (() => Promise<unknown>)[] = [];
 afterEach(async () => {
   while (cleanups.length > 0) await cleanups.pop()?.();
 });
 
-/** `'resolved'`, or the code of the rejection (anything without a code is reported as such). */
-async function outcomeOf(promise: Promise<unknown>): Promise<string> {
-  try {
-    await promise;
-    return 'resolved';
-  } catch (err) {
-    const code = (err as { code?: unknown }).code;
-    return typeof code === 'string' ? code : `untyped: ${String(err)}`;
-  }
-}
-
+/** A notification with its pending approval and a notifier message due at {@link T0}. */
 function records(): { notification: NotificationRecord; approval: ApprovalRecord; message: OutboxMessage } {
-  const approvalId = `apr_${hex()}`;
-  const notification: NotificationRecord = {
-    id: `not_${hex()}`,
-    accountId: 'acc_faults',
-    issue: 'Approve the bulk send',
-    actionLabel: 'Review Request',
-    sealedContext: `v1.${hex()}`,
-    approvalId,
-    linkId: `lnk_${hex()}`,
-    account: { tier: 'free', status: 'active', operatorEmail: null, customDomains: null },
-    createdAt: T0,
-    expiresAt: FAR,
-    purgeAt: FAR,
-  };
-  const approval: ApprovalRecord = {
-    id: approvalId,
-    accountId: 'acc_faults',
-    notificationId: notification.id,
-    action: 'bulk_send',
-    reason: 'many recipients',
-    urgency: 'high',
-    callbackUrl: null,
-    sealedSecret: null,
-    status: 'pending',
-    createdAt: T0,
-    expiresAt: FAR,
-    decidedAt: null,
-    decidedBy: null,
-    denialReason: null,
-    purgeAt: FAR,
-  };
-  const message: OutboxMessage = {
-    id: `msg_${hex()}`,
-    accountId: 'acc_faults',
-    topic: 'notifier',
-    type: 'operator.notification',
-    subjectId: notification.id,
-    target: 'email',
-    state: 'pending',
-    attempts: 0,
-    nextAttemptAt: T0,
-    createdAt: T0,
-    lastError: null,
-    purgeAt: FAR,
-  };
+  const notification = notificationRecord({ accountId: 'acc_faults', approvalId: uid('apr_') });
+  const approval = approvalRecord(notification, { callbackUrl: null, sealedSecret: null });
+  const message = outboxMessage(notification.id, { accountId: 'acc_faults', topic: 'notifier', type: 'operator.notification', target: 'email', nextAttemptAt: T0 });
   return { notification, approval, message };
 }
 
 const create = (store: PostgresStore, r: ReturnType<typeof records>) =>
-  store.createNotification({
-    notification: r.notification,
-    approval: r.approval,
-    audit: { approvalId: r.approval.id, at: T0, event: 'created', actor: 'agent', ip: null, userAgent: null },
-    outbox: [r.message],
-  });
+  store.createNotification({ notification: r.notification, approval: r.approval, audit: createdEntry(r.approval.id), outbox: [r.message] });
 
-const approval = (approvalId: string, messageId: string) => ({
-  id: approvalId,
-  patch: { status: 'approved' as const, decidedAt: T0 + 1, decidedBy: 'ops@example.com', denialReason: null },
-  audit: { approvalId, at: T0 + 1, event: 'approved' as const, actor: 'ops@example.com', ip: null, userAgent: null },
-  outbox: [{ ...records().message, id: messageId, topic: 'callback' as const, type: 'approval.granted', subjectId: approvalId, nextAttemptAt: FAR }],
-});
+const approval = (approvalId: string, messageId: string) => {
+  const patch = decision('approved', T0 + 1, 'ops@example.com');
+  return { id: approvalId, patch, audit: auditFor(approvalId, patch), outbox: [outboxMessage(approvalId, { id: messageId })] };
+};
 const approve = (store: PostgresStore, approvalId: string, messageId: string) => store.transitionApproval(approval(approvalId, messageId));
 
 describe.skipIf(databaseUrl === undefined)('PostgreSQL faults', { timeout: 60_000 }, () => {
@@ -102,7 +39,7 @@ describe.skipIf(databaseUrl === undefined)('PostgreSQL faults', { timeout: 60_00
   });
 
   it('survives its connections being killed mid-run: each call succeeds or fails with STORE_UNAVAILABLE, nothing is half-written, and the same store works afterwards', async () => {
-    const appName = `tg_kill_${hex()}`;
+    const appName = uid('tg_kill_');
     const { store, cleanup } = await openStore({}, { max: 4, application_name: appName });
     cleanups.push(cleanup);
     const admin = new pg.Client({ connectionString: databaseUrl });
@@ -115,8 +52,8 @@ describe.skipIf(databaseUrl === undefined)('PostgreSQL faults', { timeout: 60_00
 
     const created: ReturnType<typeof records>[] = [];
     const transitions: { approvalId: string; messageId: string }[] = [];
-    const limiter = store.rateLimiter({ keyPrefix: `tg-kill-${hex()}`, points: 1_000, durationSeconds: 3600 });
-    const quotaAccount = `acc_${hex()}`;
+    const limiter = store.rateLimiter({ keyPrefix: uid('tg-kill-'), points: 1_000, durationSeconds: 3600 });
+    const quotaAccount = uid('acc_');
     const windows = [
       { key: 'd2026-01-15', limit: 1_000_000, expiresAt: FAR },
       { key: 'm2026-01', limit: 1_000_000, expiresAt: FAR },
@@ -135,12 +72,12 @@ describe.skipIf(databaseUrl === undefined)('PostgreSQL faults', { timeout: 60_00
         } else if (kind === 2) {
           const target = undecided.pop();
           if (target !== undefined) {
-            const t = { approvalId: target.approval.id, messageId: `msg_${hex()}` };
+            const t = { approvalId: target.approval.id, messageId: uid('msg_') };
             transitions.push(t);
             batch.push(outcomeOf(approve(store, t.approvalId, t.messageId)));
           }
           // and a batch of two (the sweep's form): each element all there or not at all, too
-          const pair = [undecided.pop(), undecided.pop()].flatMap((r) => (r === undefined ? [] : [{ approvalId: r.approval.id, messageId: `msg_${hex()}` }]));
+          const pair = [undecided.pop(), undecided.pop()].flatMap((r) => (r === undefined ? [] : [{ approvalId: r.approval.id, messageId: uid('msg_') }]));
           transitions.push(...pair);
           if (pair.length > 0) batch.push(outcomeOf(store.transitionApprovals(pair.map((t) => approval(t.approvalId, t.messageId)))));
         } else if (kind === 3) batch.push(outcomeOf(store.consumeQuota({ accountId: quotaAccount, action: 'send_messages', amount: 1, windows })));
@@ -164,7 +101,7 @@ describe.skipIf(databaseUrl === undefined)('PostgreSQL faults', { timeout: 60_00
     await create(store, fresh);
     expect(await store.getNotification(fresh.notification.id)).toEqual(fresh.notification);
     const waiting = store.waitForApproval(fresh.approval.id, 600_000);
-    expect((await approve(store, fresh.approval.id, `msg_${hex()}`)).ok).toBe(true);
+    expect((await approve(store, fresh.approval.id, uid('msg_'))).ok).toBe(true);
     await waiting;
     expect((await limiter.consume(quotaAccount)).allowed).toBe(true);
 

@@ -1,58 +1,24 @@
 import { randomBytes } from 'node:crypto';
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { ApprovalRecord, NotificationRecord } from '@tiergate/core';
+import type { ApprovalRecord } from '@tiergate/core';
+import { T0, approvalRecord, auditFor, createdEntry, decision, notificationRecord, uid } from '@tiergate/testing';
 import { approvalChannel, postgresStore, type PostgresStore } from '@tiergate/postgres';
 import { databaseUrl, dropSchema, openPool, randomSchema, reportMissingDatabase } from './test-database.js';
 
 reportMissingDatabase('wait-for-approval.test.ts');
 
-const T0 = Date.parse('2026-01-15T12:00:00.000Z');
-const FAR = T0 + 365 * 86_400_000;
 
 async function seedApproval(store: PostgresStore): Promise<ApprovalRecord> {
-  const approvalId = `apr_${randomBytes(8).toString('hex')}`;
-  const notification: NotificationRecord = {
-    id: `not_${randomBytes(8).toString('hex')}`,
-    accountId: 'acc_wait',
-    issue: 'Approve the bulk send',
-    actionLabel: 'Review Request',
-    sealedContext: null,
-    approvalId,
-    linkId: 'lnk',
-    account: { tier: 'free', status: 'active', operatorEmail: null, customDomains: null },
-    createdAt: T0,
-    expiresAt: FAR,
-    purgeAt: FAR,
-  };
-  const approval: ApprovalRecord = {
-    id: approvalId,
-    accountId: 'acc_wait',
-    notificationId: notification.id,
-    action: 'bulk_send',
-    reason: 'many recipients',
-    urgency: 'low',
-    callbackUrl: null,
-    sealedSecret: null,
-    status: 'pending',
-    createdAt: T0,
-    expiresAt: FAR,
-    decidedAt: null,
-    decidedBy: null,
-    denialReason: null,
-    purgeAt: FAR,
-  };
-  await store.createNotification({ notification, approval, audit: { approvalId, at: T0, event: 'created', actor: 'agent', ip: null, userAgent: null }, outbox: [] });
+  const notification = notificationRecord({ accountId: 'acc_wait', approvalId: uid('apr_'), sealedContext: null });
+  const approval = approvalRecord(notification, { callbackUrl: null, sealedSecret: null, urgency: 'low' });
+  await store.createNotification({ notification, approval, audit: createdEntry(approval.id), outbox: [] });
   return approval;
 }
 
 async function approve(store: PostgresStore, id: string): Promise<void> {
-  const result = await store.transitionApproval({
-    id,
-    patch: { status: 'approved', decidedAt: T0 + 1, decidedBy: 'ops@example.com', denialReason: null },
-    audit: { approvalId: id, at: T0 + 1, event: 'approved', actor: 'ops@example.com', ip: null, userAgent: null },
-    outbox: [],
-  });
+  const patch = decision('approved', T0 + 1, 'ops@example.com');
+  const result = await store.transitionApproval({ id, patch, audit: auditFor(id, patch), outbox: [] });
   expect(result.ok).toBe(true);
 }
 
