@@ -4,14 +4,7 @@
  * form as `application/x-www-form-urlencoded` with the page's origin — no
  * server internals involved.
  */
-
-/** One `<form method="post">` of the operator page. */
-export interface OperatorForm {
-  /** The form's `action` attribute (a path). */
-  readonly action: string;
-  /** Its named inputs with their values (hidden fields, and empty text fields). */
-  readonly fields: Readonly<Record<string, string>>;
-}
+import { parseForms, type OperatorForm } from '@tiergate/testing';
 
 /** The operator page as a browser sees it. */
 export interface OperatorPage {
@@ -20,33 +13,6 @@ export interface OperatorPage {
   /** The approve and deny forms (absent when the approval is no longer pending, or for a plain notification). */
   readonly approve: OperatorForm | undefined;
   readonly deny: OperatorForm | undefined;
-}
-
-const ENTITIES: Readonly<Record<string, string>> = { '&amp;': '&', '&lt;': '<', '&gt;': '>', '&quot;': '"', '&#39;': "'", '&#x27;': "'", '&#96;': '`', '&#x60;': '`' };
-
-function unescapeHtml(value: string): string {
-  return value.replace(/&(?:amp|lt|gt|quot|#39|#x27|#96|#x60);/g, (entity) => ENTITIES[entity] ?? entity);
-}
-
-function attribute(tag: string, name: string): string | undefined {
-  const match = new RegExp(`\\s${name}="([^"]*)"`).exec(tag);
-  return match?.[1] === undefined ? undefined : unescapeHtml(match[1]);
-}
-
-/** Parses the post forms of a page. */
-export function parseForms(html: string): OperatorForm[] {
-  const forms: OperatorForm[] = [];
-  for (const match of html.matchAll(/<form\b([^>]*)>([\s\S]*?)<\/form>/g)) {
-    const [, open = '', inner = ''] = match;
-    if (attribute(open, 'method')?.toLowerCase() !== 'post') continue;
-    const fields: Record<string, string> = {};
-    for (const input of inner.matchAll(/<(?:input|textarea)\b[^>]*>/g)) {
-      const name = attribute(input[0], 'name');
-      if (name !== undefined) fields[name] = attribute(input[0], 'value') ?? '';
-    }
-    forms.push({ action: attribute(open, 'action') ?? '', fields });
-  }
-  return forms;
 }
 
 /** GETs an operator link as a browser would. */

@@ -43,7 +43,7 @@ import { tiergatePlugin } from '@tiergate/fastify';
 import { requireCapability as koaGuard, tiergateMiddleware } from '@tiergate/koa';
 import { postgresStore } from '@tiergate/postgres';
 import { redisStore } from '@tiergate/redis';
-import { createFakeClock, listenLocal, serviceUrl, type FakeClock } from '@tiergate/testing';
+import { createFakeClock, decisionForm, decodeEntities, listenLocal, serviceUrl, type DecisionForm, type FakeClock } from '@tiergate/testing';
 
 /** The frameworks every case runs on. */
 export const FRAMEWORKS = ['express', 'fastify', 'koa'] as const;
@@ -692,34 +692,8 @@ export function expectCleanLogs(h: Harness, secrets: readonly string[] = []): vo
   expect(h.frameworkErrors).toEqual([]);
 }
 
-const ENTITIES: Record<string, string> = { amp: '&', lt: '<', gt: '>', quot: '"', '#39': "'", '#x27': "'" };
-
-/** Undoes `escapeHtml` (for reading attribute values out of a page). */
-export function decodeEntities(value: string): string {
-  return value.replace(/&(amp|lt|gt|quot|#39|#x27);/g, (_, e: string) => ENTITIES[e] as string);
-}
-
-/** The decision form of an operator page. */
-export interface DecisionForm {
-  readonly action: string;
-  readonly token: string;
-  readonly formToken: string;
-}
-
-/** Reads the decision form (where it posts, its hidden fields) out of an operator page. */
-export function decisionForm(html: string): DecisionForm {
-  const action = /<form[^>]*method="post"[^>]*action="([^"]*)"/i.exec(html)?.[1];
-  const fields = new Map<string, string>();
-  for (const [input] of html.matchAll(/<input\b[^>]*>/gi)) {
-    const name = /\bname="([^"]*)"/.exec(input)?.[1];
-    const value = /\bvalue="([^"]*)"/.exec(input)?.[1];
-    if (name !== undefined && value !== undefined && !fields.has(name)) fields.set(name, decodeEntities(value));
-  }
-  const token = fields.get('token');
-  const formToken = fields.get('form_token');
-  if (action === undefined || token === undefined || formToken === undefined) throw new Error('the page has no decision form');
-  return { action: decodeEntities(action), token, formToken };
-}
+// The page readers are @tiergate/testing's (the adapter conformance suite uses the same).
+export { decisionForm, decodeEntities, type DecisionForm } from '@tiergate/testing';
 
 /** `application/x-www-form-urlencoded` of `fields`. */
 export function formBody(fields: Record<string, string>): string {

@@ -26,6 +26,7 @@ import {
 } from '@tiergate/core';
 import { createFakeClock, type FakeClock } from './fake-clock.js';
 import { listenLocal } from './local-server.js';
+import { decisionForm } from './operator-page.js';
 
 /** A server started by a {@link MakeConformanceServer}. */
 export interface ConformanceServer {
@@ -269,24 +270,6 @@ function detailPaths(error: Parsed): string[] {
   return (error.details as { path: string }[]).map((d) => d.path);
 }
 
-function decodeEntities(value: string): string {
-  return value.replace(/&(amp|lt|gt|quot|#39|#x27);/g, (_, e: string) => ({ amp: '&', lt: '<', gt: '>', quot: '"', '#39': "'", '#x27': "'" })[e] as string);
-}
-
-/** The decision form of an operator page: where it posts and its hidden fields. */
-function decisionForm(html: string): { action: string; token: string; formToken: string } {
-  const action = /<form[^>]*method="post"[^>]*action="([^"]*)"/i.exec(html)?.[1] ?? /<form[^>]*action="([^"]*)"[^>]*method="post"/i.exec(html)?.[1];
-  const fields = new Map<string, string>();
-  for (const [input] of html.matchAll(/<input\b[^>]*>/gi)) {
-    const name = /\bname="([^"]*)"/.exec(input)?.[1];
-    const value = /\bvalue="([^"]*)"/.exec(input)?.[1];
-    if (name !== undefined && value !== undefined && !fields.has(name)) fields.set(name, decodeEntities(value));
-  }
-  const token = fields.get('token');
-  const formToken = fields.get('form_token');
-  if (action === undefined || token === undefined || formToken === undefined) throw new Error('the operator page has no decision form');
-  return { action: decodeEntities(action), token, formToken };
-}
 
 /** Polls a condition a bounded number of times (for effects in another request or process). */
 async function eventually(condition: () => boolean, what: string): Promise<void> {
