@@ -266,6 +266,13 @@ function expectPageHeaders(reply: Reply): void {
   expect(reply.text).not.toMatch(/<script/i);
 }
 
+/** An upgrade context: exactly its three fields, a signed upgrade link under `base`, quoted by the agent script. */
+function expectUpgradeContext(context: Parsed, base: string): void {
+  expect(Object.keys(context).sort()).toEqual(['agent_script', 'operator_action_label', 'operator_action_url']);
+  expect(context.operator_action_url).toMatch(new RegExp(`^${escapeRegExp(base)}/upgrade\\?token=`));
+  expect(context.agent_script).toContain(context.operator_action_url);
+}
+
 function detailPaths(error: Parsed): string[] {
   return (error.details as { path: string }[]).map((d) => d.path);
 }
@@ -365,9 +372,7 @@ export function runAdapterConformance(name: string, makeServer: MakeConformanceS
           expect(entry.unlock_url).toMatch(new RegExp(`^${escapeRegExp(h.base)}/upgrade\\?token=[\\w-]+\\.[\\w-]+\\.[\\w-]+$`));
           expect(entry.api_call).toBe('POST /v1/upgrade-link');
         }
-        expect(Object.keys(result.upgrade_context).sort()).toEqual(['agent_script', 'operator_action_label', 'operator_action_url']);
-        expect(result.upgrade_context.operator_action_url).toMatch(new RegExp(`^${escapeRegExp(h.base)}/upgrade\\?token=`));
-        expect(result.upgrade_context.agent_script).toContain(result.upgrade_context.operator_action_url);
+        expectUpgradeContext(result.upgrade_context, h.base);
 
         const page = await h.fetch('GET', result.cannot[0].unlock_url);
         expect(page.status).toBe(200);
@@ -638,9 +643,7 @@ export function runAdapterConformance(name: string, makeServer: MakeConformanceS
         const reply = await h.fetch('POST', '/host/send', { as: 'free' });
         const error = expectError(reply, 403, 'SEND_REQUIRES_PAID');
         expect(error.details).toMatchObject({ action: 'send_messages', reason: 'SEND_REQUIRES_PAID' });
-        expect(Object.keys(error.details.upgrade_context).sort()).toEqual(['agent_script', 'operator_action_label', 'operator_action_url']);
-        expect(error.details.upgrade_context.operator_action_url).toMatch(new RegExp(`^${escapeRegExp(h.base)}/upgrade\\?token=`));
-        expect(error.details.upgrade_context.agent_script).toContain(error.details.upgrade_context.operator_action_url);
+        expectUpgradeContext(error.details.upgrade_context, h.base);
         expect(reply.headers.get('retry-after')).toBeNull();
         expect(expectSuccess(await h.api('GET', '/v1/account', { as: 'free' }), 200).usage.send_messages.day.used).toBe(0);
       });
