@@ -3,21 +3,28 @@
 //   BENCH_CPU_PROF=/tmp/prof node bench/profile-route.mjs fastify 'GET /v1/capabilities' [seconds=8]
 // then `node bench/profile-summary.mjs /tmp/prof/<file>.cpuprofile`.
 // Route names are those of part 2 (bench/parts/http.mjs), plus 'notifyOperator() in a plain route'
-// (Fastify); several may be given, separated by ';'.
+// (Fastify); several may be given, separated by ';'. Part 3's routes: `node bench/profile-route.mjs fastify-guard
+// 'requireCapability(consume: 1);@fastify/rate-limit'`.
 import { appRoutes, checkAppRoutes } from './parts/http.mjs';
+import { guardRoutes } from './parts/guard.mjs';
 import { measureRoutes } from './lib/load.mjs';
 import { startServer } from './lib/server-process.mjs';
 import { fmt } from './lib/stats.mjs';
 
-const [framework = 'fastify', names = 'GET /v1/capabilities', seconds = '8'] = process.argv.slice(2);
-const server = await startServer({ framework, mode: 'app', store: { kind: 'memory' }, pages: 64 });
+const [target = 'fastify', names = 'GET /v1/capabilities', seconds = '8'] = process.argv.slice(2);
+const guard = target.endsWith('-guard');
+const framework = guard ? target.slice(0, -'-guard'.length) : target;
+const server = await startServer({ framework, mode: guard ? 'guard' : 'app', store: { kind: 'memory' }, pages: 64 });
 try {
-  await checkAppRoutes(server);
-  const all = {
-    ...appRoutes(server),
-    // Fastify only: the service's notifyOperator() from a plain route, without tiergate's HTTP kernel.
-    'notifyOperator() in a plain route': { ...appRoutes(server)['POST /v1/notify-operator'], path: '/bench/notify-direct' },
-  };
+  if (!guard) await checkAppRoutes(server);
+  const all = guard
+    ? guardRoutes(server, framework)
+    : {
+        ...appRoutes(server),
+        // Fastify only: the service's notifyOperator() from a plain route, without tiergate's HTTP kernel.
+        'notifyOperator() in a plain route': { ...appRoutes(server)['POST /v1/notify-operator'], path: '/bench/notify-direct' },
+        'floor': { ...appRoutes(server)['POST /v1/notify-operator'], path: '/bench/post-floor' },
+      };
   const chosen = Object.fromEntries(
     names.split(';').map((name) => {
       const route = all[name.trim()];

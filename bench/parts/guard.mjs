@@ -9,6 +9,15 @@ import { checkRoute, COLUMNS, row } from './http.mjs';
 const SEND_BODY = JSON.stringify({ to: 'customer@example.com', subject: 'Your receipt', text: 'Thanks for your order.' });
 const JSON_HEADERS = { 'content-type': 'application/json' };
 
+/** Part 3's routes on a guard-mode bench server (also used by bench/profile-route.mjs). */
+export function guardRoutes(server, framework) {
+  const keys = server.keys.volume;
+  const route = (path) => ({ method: 'POST', path, headers: JSON_HEADERS, body: SEND_BODY, keys });
+  const routes = { 'bare route': route('/send/bare'), 'requireCapability(consume: 1)': route('/send/guard') };
+  if (framework === 'fastify') routes['@fastify/rate-limit'] = route('/send/rate-limit');
+  return routes;
+}
+
 export async function runGuard({ load, frameworks }) {
   const rows = [];
   const targets = [];
@@ -16,13 +25,10 @@ export async function runGuard({ load, frameworks }) {
   for (const framework of frameworks) {
     const server = await startServer({ framework, mode: 'guard', store: { kind: 'memory' } });
     try {
-      const keys = server.keys.volume;
-      const route = (path) => ({ method: 'POST', path, headers: JSON_HEADERS, body: SEND_BODY, keys });
-      const routes = { 'bare route': route('/send/bare'), 'requireCapability(consume: 1)': route('/send/guard') };
-      if (framework === 'fastify') routes['@fastify/rate-limit'] = route('/send/rate-limit');
+      const routes = guardRoutes(server, framework);
       for (const r of Object.values(routes)) await checkRoute(server, r, 200);
       // The guard must refuse what it should: no key → 401 (so the numbers are of a working guard).
-      await checkRoute(server, { ...route('/send/guard'), keys: undefined }, 401);
+      await checkRoute(server, { ...routes['requireCapability(consume: 1)'], keys: undefined }, 401);
       const m = await measureRoutes(server, routes, load);
       const bare = m['bare route'];
       for (const [name, s] of Object.entries(m)) rows.push(row(framework, name, s, name === 'bare route' ? undefined : bare));

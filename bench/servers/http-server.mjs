@@ -16,6 +16,7 @@ import {
   defineTiers,
   generateWebhookSecret,
   memoryStore,
+  PAGE_HEADERS,
 } from '@tiergate/core';
 
 const config = JSON.parse(process.env.BENCH_SERVER ?? '{}');
@@ -34,6 +35,12 @@ const SECRET = 'bench-link-secret-0123456789abcdef-0123456789';
 const BARE_GET = { result: { ok: true, service: 'bench' }, next_steps: [] };
 /** A bare body as large as a free account's capabilities answer (~3.2 KB), to tell bytes from work. */
 const BARE_GET_LARGE = { result: { ok: true, service: 'bench', padding: 'x'.repeat(3120) }, next_steps: [] };
+
+/**
+ * The operator page's exact bytes and headers, served as a fixed string (set once the first page exists):
+ * what the page route costs with none of tiergate's work.
+ */
+let barePage = '';
 
 const quietLogger = { debug() {}, info() {}, warn() {}, error: (message, fields) => console.error(`[tiergate] ${message}`, fields ?? '') };
 
@@ -133,7 +140,6 @@ const sent = (account) => ({ result: { sent: true, account: account ?? null }, n
  * of the request — with none of tiergate's work. Only with a PostgreSQL or Redis store.
  */
 function floorHandler(store, floorWrite) {
-  if (floorWrite === undefined) return undefined;
   const limiter = store.rateLimiter({ keyPrefix: 'bench-floor', points: 1_000_000_000, durationSeconds: 3600 });
   let n = 0;
   return async (authorization, body) => {
@@ -145,12 +151,72 @@ function floorHandler(store, floorWrite) {
   };
 }
 
+/**
+ * The floor of notify-operator on the memory store: the bare POST plus what the wire contract and
+ * DESIGN require of any implementation, written directly on node:crypto, zod and the store's limiter
+ * with none of tiergate's code — find the account by its API key's SHA-256, validate the body (zod),
+ * take one rate-limit point, seal the context
+ * (AES-256-GCM, DESIGN security rule 5), sign one operator link (HS256 JWT with the claims rule 3 pins),
+ * keep the record (in a Map, as the memory store keeps it) and answer the same fields (same size).
+ */
+const NOTIFY_NEXT_STEPS = [
+  'Share operator_action_url with your operator via Slack, email, or UI',
+  'Use agent_script as a ready-made message template',
+  'Link is valid for 7 days',
+  'Operator can view issue details and take action without logging in',
+];
+
+async function contractFloor(store, publicUrl, entries) {
+  const { z } = await import('zod');
+  const { createCipheriv, createHmac, createSecretKey, hash, randomBytes } = await import('node:crypto');
+  // API keys are kept as SHA-256 digests, as apiKeyAuthenticator keeps them.
+  const accountsByDigest = new Map(entries.map((e) => [hash('sha256', e.apiKey, 'hex'), e.account]));
+  const schema = z.object({ issue: z.string().min(1).max(2000), action_label: z.string().max(80).optional(), context: z.record(z.string(), z.unknown()).optional() });
+  const limiter = store.rateLimiter({ keyPrefix: 'bench-floor', points: 1_000_000_000, durationSeconds: 3600 });
+  const linkKey = createSecretKey(Buffer.alloc(32, 7));
+  const contextKey = createSecretKey(Buffer.alloc(32, 9));
+  const b64 = (value) => Buffer.from(JSON.stringify(value)).toString('base64url');
+  const jwtHeader = b64({ alg: 'HS256', kid: 'k1', typ: 'tiergate-operator+jwt' });
+  const kept = new Map();
+  let n = 0;
+  return async (authorization, body) => {
+    const account = typeof authorization === 'string' && authorization.startsWith('Bearer ') ? accountsByDigest.get(hash('sha256', authorization.slice(7), 'hex')) : undefined;
+    if (account === undefined) throw new Error('bench floor: unknown key');
+    const input = schema.parse(body);
+    const outcome = await limiter.consume(account.id);
+    if (!outcome.allowed) throw new Error('bench floor: rate limited');
+    n += 1;
+    const id = `not_${process.pid}_${n}_${randomBytes(8).toString('base64url')}`;
+    const now = Date.now();
+    const iv = randomBytes(12);
+    const cipher = createCipheriv('aes-256-gcm', contextKey, iv, { authTagLength: 16 });
+    cipher.setAAD(Buffer.from(id));
+    const sealed = `${iv.toString('base64url')}.${Buffer.concat([cipher.update(JSON.stringify(input.context ?? null)), cipher.final()]).toString('base64url')}.${cipher.getAuthTag().toString('base64url')}`;
+    const claims = `${jwtHeader}.${b64({ iss: publicUrl(), aud: 'tiergate:operator_action', sub: account.id, jti: `lnk_${randomBytes(12).toString('base64url')}`, iat: Math.floor(now / 1000), exp: Math.floor(now / 1000) + 604800, nid: id })}`;
+    const url = `${publicUrl()}/operator/action?token=${claims}.${createHmac('sha256', linkKey).update(claims).digest('base64url')}`;
+    const expiresAt = now + 604_800_000;
+    kept.set(id, { id, accountId: account.id, issue: input.issue, actionLabel: input.action_label ?? null, sealedContext: sealed, createdAt: now, expiresAt });
+    return {
+      result: {
+        operator_action_url: url,
+        operator_action_label: input.action_label ?? 'Open',
+        agent_script: `Tell your operator: ${input.issue} Here's a direct action link: ${url}`,
+        notification_id: id,
+        expires_at: new Date(expiresAt).toISOString(),
+      },
+      // The seed's wording (notify-operator), so the answer has the same size.
+      next_steps: NOTIFY_NEXT_STEPS,
+    };
+  };
+}
+
 async function buildFastify(tiergate, floor, direct) {
   const { default: Fastify } = await import('fastify');
   const { tiergatePlugin } = await import('@tiergate/fastify');
   const app = Fastify({ logger: false });
   app.get('/bench/get', async () => BARE_GET);
   app.get('/bench/get-large', async () => BARE_GET_LARGE);
+  app.get('/bench/page', async (_request, reply) => reply.headers(PAGE_HEADERS).send(barePage));
   app.post('/bench/post', async (request, reply) => reply.code(201).send(bareCreated(request.body)));
   app.post('/bench/post-large', async (request, reply) => reply.code(201).send(bareCreatedLarge(request.body)));
   if (direct !== undefined) app.post('/bench/notify-direct', async (request, reply) => reply.code(201).send(await direct(request.headers.authorization, request.body)));
@@ -167,14 +233,16 @@ async function buildFastify(tiergate, floor, direct) {
   return app.server;
 }
 
-async function buildExpress(tiergate) {
+async function buildExpress(tiergate, floor) {
   const { default: express } = await import('express');
   const { tiergateRouter, requireCapability } = await import('@tiergate/express');
   const app = express();
   app.get('/bench/get', (_req, res) => res.json(BARE_GET));
   app.get('/bench/get-large', (_req, res) => res.json(BARE_GET_LARGE));
+  app.get('/bench/page', (_req, res) => res.set(PAGE_HEADERS).send(barePage));
   app.post('/bench/post', express.json(), (req, res) => res.status(201).json(bareCreated(req.body)));
   app.post('/bench/post-large', express.json(), (req, res) => res.status(201).json(bareCreatedLarge(req.body)));
+  app.post('/bench/post-floor', express.json(), async (req, res) => res.status(201).json(await floor(req.headers.authorization, req.body)));
   if (mode === 'guard') {
     app.post('/send/bare', (_req, res) => res.json(sent(null)));
     app.post('/send/guard', requireCapability(tiergate, 'send_messages', { consume: 1 }), (req, res) => res.json(sent(req.tiergate?.account.id)));
@@ -183,7 +251,7 @@ async function buildExpress(tiergate) {
   return http.createServer(app);
 }
 
-async function buildKoa(tiergate) {
+async function buildKoa(tiergate, floor) {
   const { default: Koa } = await import('koa');
   const { tiergateMiddleware, requireCapability } = await import('@tiergate/koa');
   const app = new Koa();
@@ -197,6 +265,11 @@ async function buildKoa(tiergate) {
       ctx.body = BARE_GET_LARGE;
       return;
     }
+    if (ctx.path === '/bench/page' && ctx.method === 'GET') {
+      ctx.set(PAGE_HEADERS);
+      ctx.body = barePage;
+      return;
+    }
     if (ctx.path === '/bench/post' && ctx.method === 'POST') {
       ctx.status = 201;
       ctx.body = bareCreated(await readJson(ctx.req));
@@ -205,6 +278,11 @@ async function buildKoa(tiergate) {
     if (ctx.path === '/bench/post-large' && ctx.method === 'POST') {
       ctx.status = 201;
       ctx.body = bareCreatedLarge(await readJson(ctx.req));
+      return;
+    }
+    if (ctx.path === '/bench/post-floor' && ctx.method === 'POST') {
+      ctx.status = 201;
+      ctx.body = await floor(ctx.get('authorization'), await readJson(ctx.req));
       return;
     }
     if (guard !== undefined && ctx.method === 'POST' && ctx.path === '/send/bare') {
@@ -242,7 +320,8 @@ async function main() {
   // For profiling (Fastify): the service's notifyOperator() called from a plain route, without the HTTP kernel.
   const byKey = new Map(entries.map((e) => [`Bearer ${e.apiKey}`, e.account]));
   const direct = async (authorization, body) => ({ result: await tiergate.notifyOperator(byKey.get(authorization), body), next_steps: [] });
-  const server = await build(tiergate, floorHandler(opened.store, opened.floorWrite), direct);
+  const floor = opened.floorWrite === undefined ? await contractFloor(opened.store, () => base, entries) : floorHandler(opened.store, opened.floorWrite);
+  const server = await build(tiergate, floor, direct);
   await new Promise((resolve) => server.listen(0, '127.0.0.1', resolve));
   base = `http://127.0.0.1:${server.address().port}`;
   tiergate.start();
@@ -260,6 +339,7 @@ async function main() {
       });
       pages.push(new URL(result.operator_action_url).pathname + new URL(result.operator_action_url).search);
     }
+    barePage = await (await fetch(`${base}${pages[0]}`)).text();
   }
 
   async function prepareApprovals(count) {

@@ -58,4 +58,33 @@ describe('context encryption at rest', () => {
     const rotated = createKeyring({ secrets: ['n'.repeat(32), 'k'.repeat(32)] });
     expect(await openContext(rotated, sealed, 'not_1')).toEqual(context);
   });
+
+  describe('a context opened before (remembered plaintext)', () => {
+    it('still refuses another record id, and another keyring', async () => {
+      const sealed = await sealContext(keyring, context, 'not_r1');
+      expect(await openContext(keyring, sealed, 'not_r1')).toEqual(context);
+      expect(await codeOf(openContext(keyring, sealed, 'not_r2'))).toBe('CONTEXT_UNAVAILABLE');
+      expect(await codeOf(openContext(createKeyring({ secrets: ['z'.repeat(32)] }), sealed, 'not_r1'))).toBe('CONTEXT_UNAVAILABLE');
+      // The record it was opened for still opens after the refusals.
+      expect(await openContext(keyring, sealed, 'not_r1')).toEqual(context);
+    });
+
+    it('gives every caller its own value: a change to one does not reach the next', async () => {
+      const sealed = await sealContext(keyring, context, 'not_r3');
+      const first = (await openContext(keyring, sealed, 'not_r3')) as typeof context;
+      first.nested.n.push(4);
+      first.text = 'changed';
+      const second = await openContext(keyring, sealed, 'not_r3');
+      expect(second).toEqual(context);
+      expect(second).not.toBe(first);
+    });
+
+    it('a flipped byte of a remembered text is still CONTEXT_UNAVAILABLE', async () => {
+      const sealed = await sealContext(keyring, context, 'not_r4');
+      await openContext(keyring, sealed, 'not_r4');
+      const tagAt = sealed.lastIndexOf('.') + 2;
+      const flipped = sealed.slice(0, tagAt) + (sealed[tagAt] === 'A' ? 'B' : 'A') + sealed.slice(tagAt + 1);
+      expect(await codeOf(openContext(keyring, flipped, 'not_r4'))).toBe('CONTEXT_UNAVAILABLE');
+    });
+  });
 });

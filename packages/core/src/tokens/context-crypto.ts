@@ -13,9 +13,10 @@
  *
  * An operator page is typically fetched several times (mail scanners, chat
  * unfurlers, the operator, a reload after deciding), so the plaintext of the
- * last few opened contexts is kept in process memory (bounded, keyed by the
- * record id and the exact sealed text, whose random nonce makes it unique);
- * each caller still gets a freshly parsed value. Nothing decrypted is ever
+ * last few opened contexts is kept in process memory (bounded, per keyring —
+ * whose keys never change —, keyed by the exact sealed text, whose random
+ * nonce makes it unique, and checked against the record id); each caller
+ * still gets a freshly parsed value. Nothing decrypted is ever
  * written back to the store.
  */
 import { createCipheriv, createDecipheriv } from 'node:crypto';
@@ -31,7 +32,7 @@ const TAG_BYTES = 16;
 const headers = new Map<string, string>();
 const kidsByHeader = new Map<string, string | null>();
 // Plaintexts of recently opened contexts, per keyring; the oldest entry goes first.
-const openedBy = new WeakMap<Keyring, Map<string, string>>();
+const openedBy = new WeakMap<Keyring, Map<string, { readonly recordId: string; readonly plaintext: string }>>();
 const MAX_OPENED = 256;
 
 function unavailable(cause?: unknown): TiergateError<'CONTEXT_UNAVAILABLE'> {
@@ -90,6 +91,10 @@ function kidOf(header: string): string | null {
  * ciphertext or an unknown key id throw `CONTEXT_UNAVAILABLE` — never garbage.
  */
 export async function openContext(keyring: Keyring, sealed: string, recordId: string): Promise<unknown> {
+  // A keyring's keys never change, so a sealed text it opened once for this record opens again: the
+  // plaintext is remembered by the exact sealed text (unique: random nonce), checked against the record id.
+  const known = typeof sealed === 'string' ? openedBy.get(keyring)?.get(sealed) : undefined;
+  if (known !== undefined && known.recordId === recordId) return JSON.parse(known.plaintext) as unknown;
   const parts = typeof sealed === 'string' ? sealed.split('.') : [];
   if (parts.length !== 4 || !parts.every((part) => BASE64URL.test(part))) throw unavailable();
   const [header, iv, ciphertext, tag] = parts as [string, string, string, string];
@@ -97,10 +102,6 @@ export async function openContext(keyring: Keyring, sealed: string, recordId: st
   if (kid === null) throw unavailable();
   const key = await keyring.contextKey(kid);
   if (key === undefined) throw unavailable();
-  // Per keyring: another keyring (or a removed key) must still fail to open it.
-  const cacheKey = `${key.kid}\u0000${recordId}\u0000${sealed}`;
-  const known = openedBy.get(keyring)?.get(cacheKey);
-  if (known !== undefined) return JSON.parse(known) as unknown;
   const ivBytes = Buffer.from(iv, 'base64url');
   const tagBytes = Buffer.from(tag, 'base64url');
   if (ivBytes.length !== IV_BYTES || tagBytes.length !== TAG_BYTES) throw unavailable();
@@ -119,7 +120,7 @@ export async function openContext(keyring: Keyring, sealed: string, recordId: st
       const oldest = opened.keys().next().value;
       if (oldest !== undefined) opened.delete(oldest);
     }
-    opened.set(cacheKey, plaintext);
+    opened.set(sealed, { recordId, plaintext });
     return value;
   } catch (cause) {
     throw unavailable(cause);
