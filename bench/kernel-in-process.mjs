@@ -4,16 +4,26 @@
 //   node bench/kernel-in-process.mjs notify 50000      # POST /v1/notify-operator
 //   node bench/kernel-in-process.mjs caps 100000       # GET /v1/capabilities (free account)
 //   node bench/kernel-in-process.mjs page 100000       # GET /operator/action (64 notifications in turn)
+//   node bench/kernel-in-process.mjs guard 500000      # createGuard('send_messages', { consume: 1 }), as requireCapability runs it
 // Add --cpu-prof to profile it. Run `npm run build` first.
-import { apiKeyAuthenticator, createHandler, createTiergate, defaultTiers, memoryStore } from '@tiergate/core';
+import { apiKeyAuthenticator, createGuard, createHandler, createTiergate, defaultTiers, defineTiers, memoryStore } from '@tiergate/core';
+const route = process.argv[2] ?? 'notify';
+const N = Number(process.argv[3] ?? 50000);
+// The guard runs on part 3's host tier (a quota that never runs out); the other routes on the default tiers.
+const tiers =
+  route === 'guard'
+    ? defineTiers({
+        actions: { send_messages: { description: 'Send emails', reason: 'SEND_REQUIRES_PAID', quota: { reason: 'SEND_LIMIT_EXCEEDED' } } },
+        tiers: { free: { grants: { send_messages: { limits: { day: 1e9, month: 1e9 } } } } },
+      })
+    : defaultTiers;
 const entries = [];
 for (let i = 0; i < 64; i++) entries.push({ apiKey: `bench-free-${i}-4f9a1c2e8b7d6a5f`, account: { id: `acc_${i}`, tier: 'free', operatorEmail: 'a@example.com' } });
 const byId = new Map(entries.map((e) => [e.account.id, e.account]));
-const tiergate = createTiergate({ authenticate: apiKeyAuthenticator(entries), findAccount: (id) => byId.get(id) ?? null, secret: 'bench-link-secret-0123456789abcdef-0123456789', publicUrl: 'http://127.0.0.1:3000', store: memoryStore(), tiers: defaultTiers, notifyRateLimit: { points: 1e9, durationSeconds: 3600 }, logger: { debug() {}, info() {}, warn() {}, error() {} } });
+const tiergate = createTiergate({ authenticate: apiKeyAuthenticator(entries), findAccount: (id) => byId.get(id) ?? null, secret: 'bench-link-secret-0123456789abcdef-0123456789', publicUrl: 'http://127.0.0.1:3000', store: memoryStore(), tiers, notifyRateLimit: { points: 1e9, durationSeconds: 3600 }, logger: { debug() {}, info() {}, warn() {}, error() {} } });
 const handle = createHandler(tiergate);
 const BODY = Buffer.from(JSON.stringify({ issue: 'I need to send a receipt to a customer, but this account is on the free tier.', action_label: 'Upgrade to send', context: { customer_id: 'cus_123', attempted_action: 'send_messages', recipients: 1, reason: 'SEND_REQUIRES_PAID' } }));
-const route = process.argv[2] ?? 'notify';
-const N = Number(process.argv[3] ?? 50000);
+const guard = createGuard(tiergate, 'send_messages', { consume: 1 });
 // Operator pages to load (as in part 2): 64 notifications, viewed in turn.
 const pages = [];
 if (route === 'page') {
@@ -24,6 +34,10 @@ if (route === 'page') {
 }
 async function one(i) {
   const headers = { authorization: `Bearer ${entries[i % 64].apiKey}`, 'content-type': 'application/json', host: '127.0.0.1:3000' };
+  if (route === 'guard') {
+    const result = await guard(headers);
+    return result.ok ? { status: 200 } : result.response;
+  }
   if (route === 'notify') return handle({ method: 'POST', path: '/v1/notify-operator', query: '', headers, body: (async function* () { yield BODY; })() });
   if (route === 'page') return handle({ method: 'GET', path: '/operator/action', query: pages[i % 64], headers: { host: '127.0.0.1:3000', accept: 'text/html' } });
   return handle({ method: 'GET', path: '/v1/capabilities', query: '', headers });

@@ -1,3 +1,4 @@
+import { describe, expect, it } from 'vitest';
 import { memoryStore, type Store } from '@tiergate/core';
 import { runStoreConformance } from '@tiergate/testing';
 
@@ -10,4 +11,34 @@ runStoreConformance('memory without transitionApprovals', async () => {
   const { transitionApprovals: _batch, ...rest } = memoryStore();
   const store: Store = rest;
   return { store, cleanup: async () => undefined };
+});
+
+describe('memoryStore: quota counters leave memory when their window ends', () => {
+  const consume = (store: ReturnType<typeof memoryStore>, accountId: string, dayEnds: number, monthEnds: number) =>
+    store.consumeQuota({
+      accountId,
+      action: 'send_messages',
+      amount: 1,
+      windows: [
+        { key: `d${dayEnds}`, limit: 10, expiresAt: dayEnds },
+        { key: `m${monthEnds}`, limit: 100, expiresAt: monthEnds },
+      ],
+    });
+
+  it('purges each window at its own end, and only that one', async () => {
+    const store = memoryStore();
+    await consume(store, 'acc_1', 1_000, 5_000);
+    await consume(store, 'acc_2', 1_000, 5_000);
+    await consume(store, 'acc_1', 1_000, 5_000);
+    expect(store.size().counters).toBe(4);
+    await store.purge(999, 100);
+    expect(store.size().counters).toBe(4);
+    await store.purge(1_000, 100);
+    expect(store.size().counters).toBe(2);
+    expect((await store.readAccountState('acc_1', ['send_messages'], ['d1000', 'm5000'])).usage).toEqual({ send_messages: [0, 2] });
+    // The next day's window starts from zero; the month keeps counting.
+    expect(await consume(store, 'acc_1', 2_000, 5_000)).toEqual({ ok: true, used: [1, 3] });
+    await store.purge(5_000, 100);
+    expect(store.size().counters).toBe(0);
+  });
 });

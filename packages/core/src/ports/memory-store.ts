@@ -43,6 +43,57 @@ interface Counter {
   expiresAt: number;
 }
 
+interface TableCounter extends Counter {
+  readonly accountId: string;
+  readonly action: string;
+  readonly windowKey: string;
+}
+
+/**
+ * Quota counters by account, then action, then window key: the guard looks two of them up on every
+ * request, and three lookups by strings it already holds (their hashes cached) cost less than
+ * building and hashing one joined key per window. The purge index names a counter by a serial number.
+ */
+class CounterTable {
+  private readonly byAccount = new Map<string, Map<string, Map<string, TableCounter>>>();
+  private readonly bySerial = new Map<string, TableCounter>();
+  private serial = 0;
+
+  get size(): number {
+    return this.bySerial.size;
+  }
+
+  get(accountId: string, action: string, windowKey: string): Counter | undefined {
+    return this.byAccount.get(accountId)?.get(action)?.get(windowKey);
+  }
+
+  /** Adds a counter where there is none; returns its name in the purge index. */
+  add(accountId: string, action: string, windowKey: string, value: number, expiresAt: number): string {
+    let actions = this.byAccount.get(accountId);
+    if (actions === undefined) this.byAccount.set(accountId, (actions = new Map()));
+    let windows = actions.get(action);
+    if (windows === undefined) actions.set(action, (windows = new Map()));
+    const serial = String((this.serial += 1));
+    const counter: TableCounter = { value, expiresAt, accountId, action, windowKey };
+    windows.set(windowKey, counter);
+    this.bySerial.set(serial, counter);
+    return serial;
+  }
+
+  /** Removes the counter named `serial` if it still expires at `at`. */
+  purge(serial: string, at: number): void {
+    const counter = this.bySerial.get(serial);
+    if (counter === undefined || counter.expiresAt !== at) return;
+    this.bySerial.delete(serial);
+    const actions = this.byAccount.get(counter.accountId);
+    const windows = actions?.get(counter.action);
+    if (windows === undefined || windows.get(counter.windowKey) !== counter) return;
+    windows.delete(counter.windowKey);
+    if (windows.size === 0) actions?.delete(counter.action);
+    if (actions?.size === 0) this.byAccount.delete(counter.accountId);
+  }
+}
+
 type Leased = OutboxMessage & { lease: string | null; leaseUntil: number };
 
 /** Creates an in-process store. See the module documentation for its limits. */
@@ -53,7 +104,7 @@ export function memoryStore(options: MemoryStoreOptions = {}): Store & Required<
   const audit = new Map<string, AuditEntry[]>();
   const outbox = new Map<string, Leased>();
   const outboxBySubject = new Map<string, string[]>();
-  const counters = new Map<string, Counter>();
+  const counters = new CounterTable();
   const health = new Map<string, EndpointHealth>();
   const waiters = createWaiterRegistry();
   const limiters = new Map<string, RateLimiterMemory>();
@@ -94,7 +145,7 @@ export function memoryStore(options: MemoryStoreOptions = {}): Store & Required<
           purgeIndex.push(at + 86_400_000, id);
         }
       } else if (kind === 'c:') {
-        if (counters.get(key)?.expiresAt === at) counters.delete(key);
+        counters.purge(key, at);
       }
       removed += 1;
     }
@@ -129,8 +180,6 @@ export function memoryStore(options: MemoryStoreOptions = {}): Store & Required<
     waiters.wake(id);
     return { ok: true, approval: next };
   }
-
-  const counterKey = (accountId: string, action: string, windowKey: string): string => `${accountId}\u0000${action}\u0000${windowKey}`;
 
   return {
     kind: 'memory',
@@ -229,39 +278,32 @@ export function memoryStore(options: MemoryStoreOptions = {}): Store & Required<
     },
 
     async consumeQuota({ accountId, action, amount, windows }) {
-      // One key and one lookup per window (this runs on every guarded request).
-      const keys: string[] = [];
       const found: (Counter | undefined)[] = [];
       const used: number[] = [];
       let exceeded = -1;
       for (let i = 0; i < windows.length; i += 1) {
         const w = windows[i] as (typeof windows)[number];
-        const key = counterKey(accountId, action, w.key);
-        const c = counters.get(key);
-        keys.push(key);
+        const c = counters.get(accountId, action, w.key);
         found.push(c);
         used.push(c === undefined ? 0 : c.value);
         if (exceeded === -1 && (used[i] as number) + amount > w.limit) exceeded = i;
       }
       if (exceeded !== -1) return { ok: false, used, exceeded };
       for (let i = 0; i < windows.length; i += 1) {
+        const w = windows[i] as (typeof windows)[number];
         const value = (used[i] as number) + amount;
-        const key = keys[i] as string;
         // (Looked up again only when absent, in case two windows share a key.)
-        const existing = found[i] ?? counters.get(key);
+        const existing = found[i] ?? counters.get(accountId, action, w.key);
         used[i] = value;
-        if (existing === undefined) {
-          const w = windows[i] as (typeof windows)[number];
-          counters.set(key, { value, expiresAt: w.expiresAt });
-          purgeIndex.push(w.expiresAt, `c:${key}`);
-        } else existing.value = value;
+        if (existing === undefined) purgeIndex.push(w.expiresAt, `c:${counters.add(accountId, action, w.key, value, w.expiresAt)}`);
+        else existing.value = value;
       }
       return { ok: true, used };
     },
 
     async refundQuota({ accountId, action, amount, windowKeys }) {
       for (const windowKey of windowKeys) {
-        const c = counters.get(counterKey(accountId, action, windowKey));
+        const c = counters.get(accountId, action, windowKey);
         if (c !== undefined) c.value = Math.max(0, c.value - amount);
       }
     },
@@ -269,7 +311,7 @@ export function memoryStore(options: MemoryStoreOptions = {}): Store & Required<
     async readAccountState(accountId, actions, [dayKey, monthKey]) {
       const usage: Record<string, readonly [number, number]> = {};
       for (const action of actions) {
-        usage[action] = [counters.get(counterKey(accountId, action, dayKey))?.value ?? 0, counters.get(counterKey(accountId, action, monthKey))?.value ?? 0];
+        usage[action] = [counters.get(accountId, action, dayKey)?.value ?? 0, counters.get(accountId, action, monthKey)?.value ?? 0];
       }
       return { usage, health: health.get(accountId) ?? HEALTHY };
     },
