@@ -72,7 +72,10 @@ function makeAccounts() {
 }
 
 async function openStore(spec) {
-  if (spec === undefined || spec.kind === 'memory') return { store: memoryStore(), close: async () => undefined };
+  if (spec === undefined || spec.kind === 'memory') {
+    const kept = new Map();
+    return { store: memoryStore(), floorKeep: (id, record) => void kept.set(id, record), close: async () => undefined };
+  }
   if (spec.kind === 'postgres') {
     const { default: pg } = await import('pg');
     const { postgresStore } = await import('@tiergate/postgres');
@@ -80,11 +83,11 @@ async function openStore(spec) {
     const store = postgresStore({ pool, schema: spec.schema });
     await store.migrate();
     // The floor route's table: what a host's own endpoint writes per request.
-    await pool.query(`CREATE TABLE IF NOT EXISTS ${spec.schema}.bench_floor (id text PRIMARY KEY, body jsonb NOT NULL)`);
-    const insert = `INSERT INTO ${spec.schema}.bench_floor (id, body) VALUES ($1, $2)`;
+    await pool.query(`CREATE TABLE IF NOT EXISTS ${spec.schema}.bench_floor (id text PRIMARY KEY, record jsonb NOT NULL)`);
+    const insert = `INSERT INTO ${spec.schema}.bench_floor (id, record) VALUES ($1, $2)`;
     return {
       store,
-      floorWrite: (id, body) => pool.query({ name: 'bench_floor_insert', text: insert, values: [id, body] }),
+      floorKeep: (id, record) => pool.query({ name: 'bench_floor_insert', text: insert, values: [id, JSON.stringify(record)] }),
       close: async () => {
         await store.close();
         await pool.end();
@@ -102,7 +105,7 @@ async function openStore(spec) {
     const store = redisStore({ client, keyPrefix: spec.prefix });
     return {
       store,
-      floorWrite: (id, body) => client.set(`${spec.prefix}floor:${id}`, body, 'PX', 600_000),
+      floorKeep: (id, record) => client.set(`${spec.prefix}floor:${id}`, JSON.stringify(record), 'PX', 600_000),
       close: async () => {
         await store.close();
         client.disconnect();
@@ -141,32 +144,6 @@ function sentBy(context) {
   return sent();
 }
 
-/**
- * The floor of a store-backed POST: what any host endpoint with notify-operator's
- * guarantees needs at least on this store — one consume of rate-limiter-flexible's
- * limiter on the store's backend (DESIGN: rate limits use it) and one durable write
- * of the request — with none of tiergate's work. Only with a PostgreSQL or Redis store.
- */
-function floorHandler(store, floorWrite) {
-  const limiter = store.rateLimiter({ keyPrefix: 'bench-floor', points: 1_000_000_000, durationSeconds: 3600 });
-  let n = 0;
-  return async (authorization, body) => {
-    const outcome = await limiter.consume(authorization ?? 'anonymous');
-    if (!outcome.allowed) throw new Error('bench floor: rate limited');
-    n += 1;
-    await floorWrite(`flr_${process.pid}_${n}`, JSON.stringify(body));
-    return bareCreated(body);
-  };
-}
-
-/**
- * The floor of notify-operator on the memory store: the bare POST plus what the wire contract and
- * DESIGN require of any implementation, written directly on node:crypto, zod and the store's limiter
- * with none of tiergate's code — find the account by its API key's SHA-256, validate the body (zod),
- * take one rate-limit point, seal the context
- * (AES-256-GCM, DESIGN security rule 5), sign one operator link (HS256 JWT with the claims rule 3 pins),
- * keep the record (in a Map, as the memory store keeps it) and answer the same fields (same size).
- */
 const NOTIFY_NEXT_STEPS = [
   'Share operator_action_url with your operator via Slack, email, or UI',
   'Use agent_script as a ready-made message template',
@@ -174,7 +151,16 @@ const NOTIFY_NEXT_STEPS = [
   'Operator can view issue details and take action without logging in',
 ];
 
-async function contractFloor(store, publicUrl, entries) {
+/**
+ * The floor of notify-operator on a store: the bare POST plus what the wire contract and DESIGN
+ * require of any implementation, written directly on node:crypto, zod, rate-limiter-flexible (the
+ * store's limiter, on the store's backend) and the store's own client, with none of tiergate's code:
+ * find the account by its API key's SHA-256, validate the body (zod), take one rate-limit point, seal
+ * the context (AES-256-GCM, DESIGN security rule 5), sign one operator link (an HS256 JWT with the
+ * claims rule 3 pins), keep the record with one write (`keep`: a Map in memory, an INSERT, a SET) and
+ * answer the same fields (the same size).
+ */
+async function contractFloor(store, publicUrl, entries, keep) {
   const { z } = await import('zod');
   const { createCipheriv, createHmac, createSecretKey, hash, randomBytes } = await import('node:crypto');
   // API keys are kept as SHA-256 digests, as apiKeyAuthenticator keeps them.
@@ -185,7 +171,6 @@ async function contractFloor(store, publicUrl, entries) {
   const contextKey = createSecretKey(Buffer.alloc(32, 9));
   const b64 = (value) => Buffer.from(JSON.stringify(value)).toString('base64url');
   const jwtHeader = b64({ alg: 'HS256', kid: 'k1', typ: 'tiergate-operator+jwt' });
-  const kept = new Map();
   let n = 0;
   return async (authorization, body) => {
     const account = typeof authorization === 'string' && authorization.startsWith('Bearer ') ? accountsByDigest.get(hash('sha256', authorization.slice(7), 'hex')) : undefined;
@@ -203,7 +188,7 @@ async function contractFloor(store, publicUrl, entries) {
     const claims = `${jwtHeader}.${b64({ iss: publicUrl(), aud: 'tiergate:operator_action', sub: account.id, jti: `lnk_${randomBytes(12).toString('base64url')}`, iat: Math.floor(now / 1000), exp: Math.floor(now / 1000) + 604800, nid: id })}`;
     const url = `${publicUrl()}/operator/action?token=${claims}.${createHmac('sha256', linkKey).update(claims).digest('base64url')}`;
     const expiresAt = now + 604_800_000;
-    kept.set(id, { id, accountId: account.id, issue: input.issue, actionLabel: input.action_label ?? null, sealedContext: sealed, createdAt: now, expiresAt });
+    await keep(id, { id, accountId: account.id, issue: input.issue, actionLabel: input.action_label ?? null, sealedContext: sealed, createdAt: now, expiresAt });
     return {
       result: {
         operator_action_url: url,
@@ -328,7 +313,7 @@ async function main() {
   // For profiling (Fastify): the service's notifyOperator() called from a plain route, without the HTTP kernel.
   const byKey = new Map(entries.map((e) => [`Bearer ${e.apiKey}`, e.account]));
   const direct = async (authorization, body) => ({ result: await tiergate.notifyOperator(byKey.get(authorization), body), next_steps: [] });
-  const floor = opened.floorWrite === undefined ? await contractFloor(opened.store, () => base, entries) : floorHandler(opened.store, opened.floorWrite);
+  const floor = await contractFloor(opened.store, () => base, entries, opened.floorKeep);
   const server = await build(tiergate, floor, direct);
   await new Promise((resolve) => server.listen(0, '127.0.0.1', resolve));
   base = `http://127.0.0.1:${server.address().port}`;
@@ -347,7 +332,7 @@ async function main() {
       });
       pages.push(new URL(result.operator_action_url).pathname + new URL(result.operator_action_url).search);
     }
-    barePage = await (await fetch(`${base}${pages[0]}`)).text();
+    if (pages.length > 0) barePage = await (await fetch(`${base}${pages[0]}`)).text();
   }
 
   async function prepareApprovals(count) {
