@@ -612,7 +612,9 @@ export function createTiergate<TT extends TierTable = typeof defaultTiers>(optio
     async authenticate(authorization) {
       const key = bearerToken(authorization);
       if (key === undefined) return null;
-      const account = await options.authenticate(key);
+      const found = options.authenticate(key);
+      // A synchronous authenticator (apiKeyAuthenticator) is not awaited.
+      const account = typeof (found as PromiseLike<unknown> | null | undefined)?.then === 'function' ? await found : (found as Account | null | undefined);
       return account ?? null;
     },
 
@@ -827,20 +829,21 @@ export function createTiergate<TT extends TierTable = typeof defaultTiers>(optio
       if (tier === undefined) throw new TiergateError('CONFIG_INVALID', `Account tier "${account.tier}" is not in the tier table.`);
       const grant = tier.grants.get(action);
       const needsRead = table.webhookHealth?.blocks.has(action) === true || (meta.quotaReason !== undefined && amount === 0);
-      let state: AccountState = {
-        tier: account.tier,
-        ...(account.status === undefined ? {} : { status: account.status }),
-        ...(account.usage === undefined ? {} : { usage: account.usage }),
-        webhookHealthy: account.webhookHealthy !== false,
-      };
+      // Built field by field: this runs on every guarded request.
+      const given: { -readonly [K in keyof AccountState]: AccountState[K] } = { tier: account.tier, webhookHealthy: account.webhookHealthy !== false };
+      if (account.status !== undefined) given.status = account.status;
+      if (account.usage !== undefined) given.usage = account.usage;
+      let state: AccountState = given;
       if (needsRead) state = (await readAccount(account, now)).state;
       let decision = checkAction(table as TierTable<A>, state, action, now, Math.max(amount, 1));
       let consumedWindows: string[] = [];
       if (decision.allowed && amount > 0 && meta.quotaReason !== undefined && grant !== undefined) {
         const windows = quotaWindows(now);
         const baseline = account.usage?.[action];
-        const quota = await callStore(() =>
-          store.consumeQuota({
+        let quota: Awaited<ReturnType<Store['consumeQuota']>>;
+        try {
+          // (callStore's mapping written out: no closure per guarded request.)
+          quota = await store.consumeQuota({
             accountId: account.id,
             action,
             amount,
@@ -848,8 +851,10 @@ export function createTiergate<TT extends TierTable = typeof defaultTiers>(optio
               { key: windows.day.key, limit: grant.limits.day - (baseline?.day ?? 0), expiresAt: windows.day.resetsAt },
               { key: windows.month.key, limit: grant.limits.month - (baseline?.month ?? 0), expiresAt: windows.month.resetsAt },
             ],
-          }),
-        );
+          });
+        } catch (err) {
+          throw isTiergateError(err) && err.code !== 'INTERNAL_ERROR' ? err : storeUnavailable(err);
+        }
         if (quota.ok) consumedWindows = [windows.day.key, windows.month.key];
         else {
           const monthOver = (quota.used[1] ?? 0) + amount > grant.limits.month - (baseline?.month ?? 0);
