@@ -42,6 +42,18 @@ const BARE_GET_LARGE = { result: { ok: true, service: 'bench', padding: 'x'.repe
  */
 let barePage = '';
 
+/**
+ * BENCH_SPIN_US (for bench/profile-route.mjs; unset in `npm run bench`): a busy wait of that many
+ * microseconds in Fastify's bare page route — what a given amount of added JavaScript costs a live
+ * server on this machine, measured against the same route without it (see NOTES.md).
+ */
+const SPIN_NS = Number(process.env.BENCH_SPIN_US ?? 0) * 1000;
+function spin() {
+  if (SPIN_NS === 0) return;
+  const start = process.hrtime.bigint();
+  while (Number(process.hrtime.bigint() - start) < SPIN_NS);
+}
+
 const quietLogger = { debug() {}, info() {}, warn() {}, error: (message, fields) => console.error(`[tiergate] ${message}`, fields ?? '') };
 
 // A host with a high-volume tier, so the guard's quota never runs out during the run
@@ -209,7 +221,10 @@ async function buildFastify(tiergate, floor, direct) {
   const app = Fastify({ logger: false });
   app.get('/bench/get', async () => BARE_GET);
   app.get('/bench/get-large', async () => BARE_GET_LARGE);
-  app.get('/bench/page', async (_request, reply) => reply.headers(PAGE_HEADERS).send(barePage));
+  app.get('/bench/page', async (_request, reply) => {
+    spin();
+    return reply.headers(PAGE_HEADERS).send(barePage);
+  });
   app.post('/bench/post', async (request, reply) => reply.code(201).send(bareCreated(request.body)));
   app.post('/bench/post-large', async (request, reply) => reply.code(201).send(bareCreatedLarge(request.body)));
   if (direct !== undefined) app.post('/bench/notify-direct', async (request, reply) => reply.code(201).send(await direct(request.headers.authorization, request.body)));
