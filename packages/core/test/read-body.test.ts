@@ -107,6 +107,17 @@ describe('readBody on other streams', () => {
     expect(await reading).toEqual({ ok: false, code: 'INVALID_REQUEST' });
   });
 
+  it('a Node stream that fails after its body was refused as too large fails nothing else', async () => {
+    const stream = new PassThrough();
+    const reading = outcome(readBody(stream, 4));
+    stream.write('abcdef');
+    expect(await reading).toEqual({ ok: false, code: 'PAYLOAD_TOO_LARGE' });
+    // Without a listener this error would be thrown as an uncaught exception (and fail the run).
+    stream.destroy(new Error('reset by peer'));
+    await new Promise((resolve) => stream.once('close', resolve));
+    expect(stream.destroyed).toBe(true);
+  });
+
   it('reads string chunks of a Node stream with an encoding set', async () => {
     const stream = new PassThrough();
     stream.setEncoding('utf8');

@@ -35,6 +35,8 @@ interface NodeReadable {
   readonly readableEnded: boolean;
 }
 
+const ignore = (): void => undefined;
+
 function isNodeReadable(stream: unknown): stream is NodeReadable {
   const s = stream as Partial<NodeReadable>;
   return typeof s.on === 'function' && typeof s.removeListener === 'function' && typeof s.readableEnded === 'boolean';
@@ -63,6 +65,8 @@ function readNodeStream(stream: NodeReadable, limit: number): Promise<Buffer> {
       size += buffer.byteLength;
       if (size > limit) {
         done();
+        // The rest flows away unread; a later error of the stream must not go unhandled.
+        stream.on('error', ignore);
         reject(new TiergateError('PAYLOAD_TOO_LARGE', 'The request body is too large.'));
         return;
       }
