@@ -62,6 +62,16 @@ export function fmt(value, digits = 2) {
   return value.toFixed(digits);
 }
 
+/**
+ * A ratio measured against a `≥ threshold` target, to two decimals — three when two would round a
+ * miss up to the threshold itself (0.2995 against 0.30 reads 0.300, not a failing "0.30").
+ */
+export function fmtRatio(value, threshold) {
+  const short = fmt(value, 2);
+  // Cut, not rounded: a miss never reads as the threshold.
+  return value < threshold && short === fmt(threshold, 2) ? fmt(Math.floor(value * 1000) / 1000, 3) : short;
+}
+
 /** Formats an integer with thousands separators. */
 export function int(value) {
   if (!Number.isFinite(value)) return '—';

@@ -3,7 +3,7 @@
 // against the bare route (Fastify); Express and Koa guard against bare for reference.
 import { measureRoutes } from '../lib/load.mjs';
 import { startServer } from '../lib/server-process.mjs';
-import { fmt } from '../lib/stats.mjs';
+import { fmt, fmtRatio } from '../lib/stats.mjs';
 import { checkRoute, COLUMNS, row } from './http.mjs';
 
 const SEND_BODY = JSON.stringify({ to: 'customer@example.com', subject: 'Your receipt', text: 'Thanks for your order.' });
@@ -40,7 +40,7 @@ export async function runGuard({ load, frameworks }) {
         targets.push({
           part: 'guard',
           name: 'fastify: requireCapability ÷ @fastify/rate-limit (same route)',
-          measured: fmt(ratio, 2),
+          measured: fmtRatio(ratio, 1),
           required: '≥ 1.00',
           pass: valid && ratio >= 1,
           note: `CPU/req ${fmt(guard.cpuPerRequestUs, 0)} µs vs ${fmt(peer.cpuPerRequestUs, 0)} µs`,

@@ -5,7 +5,7 @@ import { measureRoutes } from '../lib/load.mjs';
 import { startServer } from '../lib/server-process.mjs';
 import { DATABASE_URL, REDIS_DB, REDIS_URL, dropSchema, removeRedisPrefix, runId } from '../lib/services.mjs';
 import { runWorker } from '../lib/worker.mjs';
-import { fmt } from '../lib/stats.mjs';
+import { fmt, fmtRatio } from '../lib/stats.mjs';
 import { COLUMNS, NOTIFY_BODY, checkRoute, row } from './http.mjs';
 
 const JSON_HEADERS = { 'content-type': 'application/json' };
@@ -85,7 +85,7 @@ export async function runStores({ load, quick, services }) {
       targets.push({
         part: 'stores',
         name: `${kind}: POST /v1/notify-operator ÷ bare POST (Fastify)`,
-        measured: fmt(ratio, 2),
+        measured: fmtRatio(ratio, 0.3),
         required: '≥ 0.30',
         pass: notify.failed === 0 && ratio >= 0.3,
         note: `the contract's minimum on ${kind} (floor): ${fmt(floor.rps / bare.rps, 2)} of the bare POST; notify-operator ÷ floor: ${fmt(notify.rps / floor.rps, 2)}`,
