@@ -417,7 +417,7 @@ export interface GuardOptions {
 export function createGuard<A extends string>(tiergate: Tiergate, action: A, options: GuardOptions = {}) {
   return async (headers: KernelRequest['headers']): Promise<GuardResult<A>> => {
     try {
-      const account = await tiergate.authenticate(header({ headers }, 'authorization'));
+      const account = await tiergate.authenticate(headers.authorization);
       if (account === null) return { ok: false, response: unauthorized(tiergate) };
       const result: CheckResult<A> = await tiergate.check(account, action, options);
       if (result.allowed) return { ok: true, context: result };

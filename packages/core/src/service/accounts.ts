@@ -46,7 +46,7 @@ const API_KEY_SYNTAX = /^[\x21-\x7E]+$/;
  * one token of printable ASCII. `undefined` for anything else — callers answer
  * every such case with the same 401.
  */
-export function bearerToken(header: string | string[] | undefined): string | undefined {
+export function bearerToken(header: string | readonly string[] | undefined): string | undefined {
   const value = Array.isArray(header) ? header[0] : header;
   if (typeof value !== 'string' || value.length > MAX_API_KEY_LENGTH + 16) return undefined;
   const space = value.indexOf(' ');

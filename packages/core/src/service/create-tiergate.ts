@@ -159,7 +159,7 @@ export interface Tiergate<TT extends TierTable = TierTable> {
   readonly maxBodyBytes: number;
 
   /** Resolves the account of an `Authorization` header, or `null` (missing, malformed or unknown key). */
-  authenticate(authorization: string | string[] | undefined): Promise<Account | null>;
+  authenticate(authorization: string | readonly string[] | undefined): Promise<Account | null>;
   /** `GET /v1/capabilities` result. */
   capabilities(account: Account): Promise<CapabilitiesResult>;
   /** `GET /v1/account` result. */
