@@ -16,16 +16,29 @@ export async function readBody(stream: AsyncIterable<Uint8Array | string>, limit
   let size = 0;
   try {
     for await (const chunk of stream) {
-      const buffer = typeof chunk === 'string' ? Buffer.from(chunk) : Buffer.from(chunk.buffer, chunk.byteOffset, chunk.byteLength);
+      const buffer = toBuffer(chunk);
       size += buffer.byteLength;
-      if (size > limit) throw new TiergateError('PAYLOAD_TOO_LARGE', 'The request body is too large.');
+      if (size > limit) throw tooLarge();
       chunks.push(buffer);
     }
   } catch (err) {
     if (isTiergateError(err)) throw err;
-    throw new TiergateError('INVALID_REQUEST', 'The request body could not be read.', { cause: err });
+    throw unreadable(err);
   }
   return Buffer.concat(chunks, size);
+}
+
+function toBuffer(chunk: Uint8Array | string): Buffer {
+  if (typeof chunk === 'string') return Buffer.from(chunk);
+  return Buffer.isBuffer(chunk) ? chunk : Buffer.from(chunk.buffer, chunk.byteOffset, chunk.byteLength);
+}
+
+function tooLarge(): TiergateError<'PAYLOAD_TOO_LARGE'> {
+  return new TiergateError('PAYLOAD_TOO_LARGE', 'The request body is too large.');
+}
+
+function unreadable(cause: unknown): TiergateError<'INVALID_REQUEST'> {
+  return new TiergateError('INVALID_REQUEST', 'The request body could not be read.', { cause });
 }
 
 /** The part of a Node `Readable` (an `IncomingMessage`) that {@link readNodeStream} uses. */
@@ -61,13 +74,13 @@ function readNodeStream(stream: NodeReadable, limit: number): Promise<Buffer> {
       stream.removeListener('close', onClose);
     };
     const onData = (chunk: Uint8Array | string): void => {
-      const buffer = typeof chunk === 'string' ? Buffer.from(chunk) : Buffer.isBuffer(chunk) ? chunk : Buffer.from(chunk.buffer, chunk.byteOffset, chunk.byteLength);
+      const buffer = toBuffer(chunk);
       size += buffer.byteLength;
       if (size > limit) {
         done();
         // The rest flows away unread; a later error of the stream must not go unhandled.
         stream.on('error', ignore);
-        reject(new TiergateError('PAYLOAD_TOO_LARGE', 'The request body is too large.'));
+        reject(tooLarge());
         return;
       }
       chunks.push(buffer);
@@ -78,11 +91,11 @@ function readNodeStream(stream: NodeReadable, limit: number): Promise<Buffer> {
     };
     const onError = (err: Error): void => {
       done();
-      reject(new TiergateError('INVALID_REQUEST', 'The request body could not be read.', { cause: err }));
+      reject(unreadable(err));
     };
     const onClose = (): void => {
       done();
-      reject(new TiergateError('INVALID_REQUEST', 'The request body could not be read.', { cause: new Error('the stream closed before its end') }));
+      reject(unreadable(new Error('the stream closed before its end')));
     };
     if (stream.readableEnded) {
       resolve(Buffer.alloc(0));

@@ -232,6 +232,15 @@ function safeHttpUrl(url: string | undefined): string | undefined {
   }
 }
 
+/** What a store call's failure becomes: tiergate's own coded errors pass; anything else is `STORE_UNAVAILABLE`. */
+function asStoreFailure(err: unknown): TiergateError {
+  return isTiergateError(err) && err.code !== 'INTERNAL_ERROR' ? err : storeUnavailable(err);
+}
+
+function isThenable<T>(value: T | PromiseLike<T>): value is PromiseLike<T> {
+  return typeof (value as { then?: unknown } | null | undefined)?.then === 'function';
+}
+
 /**
  * Creates the tiergate service. Options are validated at once (throws
  * `CONFIG_INVALID` / `TIER_TABLE_INVALID`).
@@ -286,8 +295,7 @@ export function createTiergate<TT extends TierTable = typeof defaultTiers>(optio
     try {
       return await work();
     } catch (err) {
-      if (isTiergateError(err) && err.code !== 'INTERNAL_ERROR') throw err;
-      throw storeUnavailable(err);
+      throw asStoreFailure(err);
     }
   }
 
@@ -614,7 +622,7 @@ export function createTiergate<TT extends TierTable = typeof defaultTiers>(optio
       if (key === undefined) return null;
       const found = options.authenticate(key);
       // A synchronous authenticator (apiKeyAuthenticator) is not awaited.
-      const account = typeof (found as PromiseLike<unknown> | null | undefined)?.then === 'function' ? await found : (found as Account | null | undefined);
+      const account = isThenable(found) ? await found : found;
       return account ?? null;
     },
 
@@ -842,7 +850,7 @@ export function createTiergate<TT extends TierTable = typeof defaultTiers>(optio
         const baseline = account.usage?.[action];
         let quota: Awaited<ReturnType<Store['consumeQuota']>>;
         try {
-          // (callStore's mapping written out: no closure per guarded request.)
+          // (callStore inlined: no closure per guarded request.)
           quota = await store.consumeQuota({
             accountId: account.id,
             action,
@@ -853,7 +861,7 @@ export function createTiergate<TT extends TierTable = typeof defaultTiers>(optio
             ],
           });
         } catch (err) {
-          throw isTiergateError(err) && err.code !== 'INTERNAL_ERROR' ? err : storeUnavailable(err);
+          throw asStoreFailure(err);
         }
         if (quota.ok) consumedWindows = [windows.day.key, windows.month.key];
         else {
