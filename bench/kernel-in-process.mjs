@@ -8,21 +8,17 @@
 //   node bench/kernel-in-process.mjs guard-fastify 20000   # part 3's three Fastify routes through app.inject(): Fastify's
 //                                                          # whole request lifecycle without sockets, alternating, medians of 7
 // Add --cpu-prof to profile it. Run `npm run build` first.
-import { apiKeyAuthenticator, createGuard, createHandler, createTiergate, defaultTiers, defineTiers, memoryStore } from '@tiergate/core';
+import { apiKeyAuthenticator, createGuard, createHandler, createTiergate, defaultTiers, memoryStore } from '@tiergate/core';
+import { GUARD_TIERS, SEND_BODY, registerFastifyGuardRoutes } from './servers/guard-routes.mjs';
 const route = process.argv[2] ?? 'notify';
 const N = Number(process.argv[3] ?? 50000);
 // The guard runs on part 3's host tier (a quota that never runs out); the other routes on the default tiers.
-const tiers =
-  route.startsWith('guard')
-    ? defineTiers({
-        actions: { send_messages: { description: 'Send emails', reason: 'SEND_REQUIRES_PAID', quota: { reason: 'SEND_LIMIT_EXCEEDED' } } },
-        tiers: { free: { grants: { send_messages: { limits: { day: 1e9, month: 1e9 } } } } },
-      })
-    : defaultTiers;
+const guardMode = route.startsWith('guard');
+const tier = guardMode ? 'volume' : 'free';
 const entries = [];
-for (let i = 0; i < 64; i++) entries.push({ apiKey: `bench-free-${i}-4f9a1c2e8b7d6a5f`, account: { id: `acc_${i}`, tier: 'free', operatorEmail: 'a@example.com' } });
+for (let i = 0; i < 64; i++) entries.push({ apiKey: `bench-${tier}-${i}-4f9a1c2e8b7d6a5f`, account: { id: `acc_${i}`, tier, operatorEmail: 'a@example.com' } });
 const byId = new Map(entries.map((e) => [e.account.id, e.account]));
-const tiergate = createTiergate({ authenticate: apiKeyAuthenticator(entries), findAccount: (id) => byId.get(id) ?? null, secret: 'bench-link-secret-0123456789abcdef-0123456789', publicUrl: 'http://127.0.0.1:3000', store: memoryStore(), tiers, notifyRateLimit: { points: 1e9, durationSeconds: 3600 }, logger: { debug() {}, info() {}, warn() {}, error() {} } });
+const tiergate = createTiergate({ authenticate: apiKeyAuthenticator(entries), findAccount: (id) => byId.get(id) ?? null, secret: 'bench-link-secret-0123456789abcdef-0123456789', publicUrl: 'http://127.0.0.1:3000', store: memoryStore(), tiers: guardMode ? GUARD_TIERS : defaultTiers, notifyRateLimit: { points: 1e9, durationSeconds: 3600 }, logger: { debug() {}, info() {}, warn() {}, error() {} } });
 const handle = createHandler(tiergate);
 const BODY = Buffer.from(JSON.stringify({ issue: 'I need to send a receipt to a customer, but this account is on the free tier.', action_label: 'Upgrade to send', context: { customer_id: 'cus_123', attempted_action: 'send_messages', recipients: 1, reason: 'SEND_REQUIRES_PAID' } }));
 const guard = createGuard(tiergate, 'send_messages', { consume: 1 });
@@ -46,21 +42,13 @@ async function one(i) {
 }
 if (route === 'guard-fastify') {
   const { default: Fastify } = await import('fastify');
-  const { default: rateLimit } = await import('@fastify/rate-limit');
-  const { tiergatePlugin } = await import('@tiergate/fastify');
   const app = Fastify({ logger: false });
-  await app.register(rateLimit, { global: false });
-  const sent = () => ({ result: { sent: true }, next_steps: [] });
-  app.post('/send/bare', async () => sent());
-  app.post('/send/rate-limit', { config: { rateLimit: { max: 1e9, timeWindow: '1 hour', keyGenerator: (r) => r.headers.authorization ?? r.ip } } }, async () => sent());
-  await app.register(tiergatePlugin, { tiergate });
-  app.post('/send/guard', { preHandler: app.requireCapability('send_messages', { consume: 1 }) }, async (r) => (r.tiergate ? sent() : null));
+  await registerFastifyGuardRoutes(app, tiergate);
   await app.ready();
-  const payload = JSON.stringify({ to: 'customer@example.com', subject: 'Your receipt', text: 'Thanks for your order.' });
   const run = async (url, n) => {
     const start = process.hrtime.bigint();
     for (let i = 0; i < n; i++) {
-      const r = await app.inject({ method: 'POST', url, headers: { 'content-type': 'application/json', authorization: `Bearer ${entries[i % 64].apiKey}` }, payload });
+      const r = await app.inject({ method: 'POST', url, headers: { 'content-type': 'application/json', authorization: `Bearer ${entries[i % 64].apiKey}` }, payload: SEND_BODY });
       if (r.statusCode !== 200) throw new Error(`${url}: ${r.statusCode} ${r.body}`);
     }
     return Number(process.hrtime.bigint() - start) / 1e3 / n;

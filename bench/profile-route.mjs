@@ -23,7 +23,6 @@ try {
         ...appRoutes(server),
         // Fastify only: the service's notifyOperator() from a plain route, without tiergate's HTTP kernel.
         'notifyOperator() in a plain route': { ...appRoutes(server)['POST /v1/notify-operator'], path: '/bench/notify-direct' },
-        'floor': { ...appRoutes(server)['POST /v1/notify-operator'], path: '/bench/post-floor' },
       };
   const chosen = Object.fromEntries(
     names.split(';').map((name) => {

@@ -4,9 +4,9 @@
 import { measureRoutes } from '../lib/load.mjs';
 import { startServer } from '../lib/server-process.mjs';
 import { fmt, fmtRatio } from '../lib/stats.mjs';
+import { SEND_BODY } from '../servers/guard-routes.mjs';
 import { checkRoute, COLUMNS, row } from './http.mjs';
 
-const SEND_BODY = JSON.stringify({ to: 'customer@example.com', subject: 'Your receipt', text: 'Thanks for your order.' });
 const JSON_HEADERS = { 'content-type': 'application/json' };
 
 /** Part 3's routes on a guard-mode bench server (also used by bench/profile-route.mjs). */

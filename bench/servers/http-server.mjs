@@ -13,11 +13,11 @@ import {
   apiKeyAuthenticator,
   createTiergate,
   defaultTiers,
-  defineTiers,
   generateWebhookSecret,
   memoryStore,
   PAGE_HEADERS,
 } from '@tiergate/core';
+import { GUARD_TIERS, registerFastifyGuardRoutes, sent, sentBy } from './guard-routes.mjs';
 
 const config = JSON.parse(process.env.BENCH_SERVER ?? '{}');
 
@@ -55,18 +55,6 @@ function spin() {
 }
 
 const quietLogger = { debug() {}, info() {}, warn() {}, error: (message, fields) => console.error(`[tiergate] ${message}`, fields ?? '') };
-
-// A host with a high-volume tier, so the guard's quota never runs out during the run
-// (the consume is still the real atomic store operation, whatever the limit).
-const guardTiers = defineTiers({
-  actions: {
-    send_messages: { description: 'Send emails', reason: 'SEND_REQUIRES_PAID', quota: { reason: 'SEND_LIMIT_EXCEEDED' } },
-  },
-  tiers: {
-    free: { grants: {} },
-    volume: { grants: { send_messages: { limits: { day: 1_000_000_000, month: 1_000_000_000 } } } },
-  },
-});
 
 function makeAccounts() {
   const entries = [];
@@ -146,16 +134,6 @@ function readJson(req) {
 const bareCreated = (body) => ({ result: { received: true, issue_length: typeof body?.issue === 'string' ? body.issue.length : 0 }, next_steps: [] });
 /** A bare POST answer as large as notify-operator's (~1.35 KB: the operator link twice, the label, id and steps). */
 const bareCreatedLarge = (body) => ({ ...bareCreated(body), result: { ...bareCreated(body).result, padding: 'x'.repeat(1290) } });
-/**
- * The answer of part 3's host route, the same behind every guard (the same bytes); behind tiergate's
- * guard the handler first checks that the guard handed it the account.
- */
-const sent = () => ({ result: { sent: true }, next_steps: [] });
-function sentBy(context) {
-  if (typeof context?.account?.id !== 'string') throw new Error('the guard passed no account to the handler');
-  return sent();
-}
-
 const NOTIFY_NEXT_STEPS = [
   'Share operator_action_url with your operator via Slack, email, or UI',
   'Use agent_script as a ready-made message template',
@@ -229,14 +207,8 @@ async function buildFastify(tiergate, floor, direct) {
   app.post('/bench/post-large', async (request, reply) => reply.code(201).send(bareCreatedLarge(request.body)));
   app.post('/bench/notify-direct', async (request, reply) => reply.code(201).send(await direct(request.headers.authorization, request.body)));
   app.post('/bench/post-floor', async (request, reply) => reply.code(201).send(await floor(request.headers.authorization, request.body)));
-  if (mode === 'guard') {
-    const { default: rateLimit } = await import('@fastify/rate-limit');
-    await app.register(rateLimit, { global: false });
-    app.post('/send/bare', async () => sent());
-    app.post('/send/rate-limit', { config: { rateLimit: { max: 1_000_000_000, timeWindow: '1 hour', keyGenerator: (request) => request.headers.authorization ?? request.ip } } }, async () => sent());
-  }
-  await app.register(tiergatePlugin, { tiergate });
-  if (mode === 'guard') app.post('/send/guard', { preHandler: app.requireCapability('send_messages', { consume: 1 }) }, async (request) => sentBy(request.tiergate));
+  if (mode === 'guard') await registerFastifyGuardRoutes(app, tiergate);
+  else await app.register(tiergatePlugin, { tiergate });
   await app.ready();
   return app.server;
 }
@@ -319,7 +291,7 @@ async function main() {
     secret: SECRET,
     publicUrl: () => base,
     store: opened.store,
-    tiers: mode === 'guard' ? guardTiers : defaultTiers,
+    tiers: mode === 'guard' ? GUARD_TIERS : defaultTiers,
     // Raised for the run: the bench measures the limiter's cost, not its refusals.
     notifyRateLimit: { points: 1_000_000_000, durationSeconds: 3600 },
     logger: quietLogger,
