@@ -447,6 +447,34 @@ describe('capabilities links', () => {
     expect(after.cannot[0]?.unlock_url).not.toBe(before.cannot[0]?.unlock_url);
   });
 
+  it('a failing store read is STORE_UNAVAILABLE, and the next read after it recovers answers from the store', async () => {
+    const base = memoryStore();
+    let broken = false;
+    const flaky: Store = {
+      ...base,
+      readAccountState: async (...args) => {
+        if (broken) throw new Error('connection reset');
+        return base.readAccountState(...args);
+      },
+    };
+    const { tiergate } = setup({}, flaky);
+    const first = await tiergate.capabilities(free);
+    broken = true;
+    expect(await codeOf(tiergate.capabilities(free))).toBe('STORE_UNAVAILABLE');
+    broken = false;
+    // The same state again: the kept answer (same links).
+    expect(await tiergate.capabilities(free)).toBe(first);
+  });
+
+  it("the host's usage and the account's status reach the decision", async () => {
+    const { tiergate } = setup();
+    const usage = { send_messages: { day: 10_000_000, month: 10_000_000 } };
+    const busy = await tiergate.capabilities({ id: 'acc_busy', tier: 'developer', usage });
+    expect(busy.cannot.map((c) => [c.action, c.reason])).toEqual([['send_messages', expect.stringMatching(/LIMIT|QUOTA/)]]);
+    const review = await tiergate.capabilities({ id: 'acc_busy_review', tier: 'developer', status: 'under_review', usage });
+    expect(review.cannot.find((c) => c.action === 'send_messages')?.reason).toBe('ACCOUNT_UNDER_REVIEW');
+  });
+
   it('account under review: non-upgradeable reasons point at notify-operator and a status page', async () => {
     const { tiergate } = setup();
     const review: Account = { id: 'acc_rev', tier: 'developer', status: 'under_review' };

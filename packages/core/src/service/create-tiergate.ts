@@ -303,7 +303,13 @@ export function createTiergate<TT extends TierTable = typeof defaultTiers>(optio
 
   async function readAccount(account: Account, now: number): Promise<{ state: AccountState; health: EndpointHealth; counted: Record<string, readonly [number, number]> }> {
     const windows = quotaWindows(now);
-    const read = await callStore(() => store.readAccountState(account.id, meteredNames, [windows.day.key, windows.month.key]));
+    let read: Awaited<ReturnType<Store['readAccountState']>>;
+    try {
+      // (callStore inlined: no closure per capabilities request.)
+      read = await store.readAccountState(account.id, meteredNames, [windows.day.key, windows.month.key]);
+    } catch (err) {
+      throw asStoreFailure(err);
+    }
     let usage: Record<string, { day: number; month: number }> | undefined;
     for (const name of meteredNames) {
       const counted = read.usage[name] ?? [0, 0];
@@ -312,13 +318,11 @@ export function createTiergate<TT extends TierTable = typeof defaultTiers>(optio
       const month = counted[1] + (baseline?.month ?? 0);
       if (day !== 0 || month !== 0) (usage ??= {})[name] = { day, month };
     }
-    const state: AccountState = {
-      tier: account.tier,
-      ...(account.status === undefined ? {} : { status: account.status }),
-      ...(usage === undefined ? {} : { usage }),
-      ...(account.customDomains === undefined ? {} : { customDomains: account.customDomains }),
-      webhookHealthy: read.health.healthy && account.webhookHealthy !== false,
-    };
+    // Built field by field (no spreads): this runs on every capabilities request.
+    const state: { -readonly [K in keyof AccountState]: AccountState[K] } = { tier: account.tier, webhookHealthy: read.health.healthy && account.webhookHealthy !== false };
+    if (account.status !== undefined) state.status = account.status;
+    if (usage !== undefined) state.usage = usage;
+    if (account.customDomains !== undefined) state.customDomains = account.customDomains;
     return { state, health: read.health, counted: read.usage };
   }
 
@@ -393,10 +397,16 @@ export function createTiergate<TT extends TierTable = typeof defaultTiers>(optio
     };
   }
 
-  async function decorate(account: Account, caps: Capabilities, now: number): Promise<CapabilitiesResult> {
+  /** The answer kept for this account, if it was built for the same capabilities and its links are young enough. */
+  function decorated(account: Account, caps: Capabilities, now: number): CapabilitiesResult | undefined {
     const cached = capabilitiesCache.get(account.id);
+    if (cached !== undefined && cached.caps === caps && now < cached.validUntil && now >= cached.validUntil - refreshMs && cached.url === publicUrl()) return cached.result;
+    return undefined;
+  }
+
+  /** Builds (and keeps) the answer: links from the link cache, signed when missing or old. */
+  async function decorate(account: Account, caps: Capabilities, now: number): Promise<CapabilitiesResult> {
     const base = publicUrl();
-    if (cached !== undefined && cached.caps === caps && now < cached.validUntil && now >= cached.validUntil - refreshMs && cached.url === base) return cached.result;
     let result: CapabilitiesResult;
     let oldest = Infinity;
     if (caps.cannot.length === 0) {
@@ -629,7 +639,9 @@ export function createTiergate<TT extends TierTable = typeof defaultTiers>(optio
     async capabilities(account) {
       const now = clock.now();
       const { state } = await readAccount(account, now);
-      return decorate(account, computeCapabilities(table, state, now), now);
+      const caps = computeCapabilities(table, state, now);
+      // The kept answer is returned without entering decorate()'s async path (the common case).
+      return decorated(account, caps, now) ?? (await decorate(account, caps, now));
     },
 
     async account(account) {
