@@ -40,7 +40,7 @@ if (unknown.length > 0) {
 }
 const parts = only.length === 0 ? ALL : ALL.filter((p) => only.includes(p));
 const partial = parts.length !== ALL.length;
-const load = quick ? { warmupSeconds: 1, seconds: 2, reps: 3 } : { warmupSeconds: 2, seconds: 4, reps: 3 };
+const load = quick ? { warmupSeconds: 1, seconds: 2, reps: 3 } : { warmupSeconds: 2, seconds: 3, reps: 5 };
 const ALL_FRAMEWORKS = ['fastify', 'koa', 'express'];
 const frameworks = (process.env.BENCH_FRAMEWORKS ?? ALL_FRAMEWORKS.join(','))
   .split(',')
@@ -96,7 +96,7 @@ const header = [
   `- Packages: ${Object.entries(system.packages)
     .map(([name, version]) => `${name} ${version}`)
     .join(', ')}`,
-  `- Method: everything is measured side by side in one run and compared as a ratio. HTTP: autocannon (library) in the runner, 50 connections over loopback, the server in a child process; per route a ${load.warmupSeconds} s warm-up, then ${load.reps} runs of ${load.seconds} s interleaved with the other routes of the same server; medians.`,
+  `- Method: everything is measured side by side in one run and compared as a ratio. HTTP: autocannon (library) in the runner, 50 connections over loopback, the server in a child process; per route a ${load.warmupSeconds} s warm-up, then ${load.reps} rounds, each running every route of the same server for ${load.seconds} s, back to back; medians over the rounds, and each ratio the median of its per-round ratios.`,
   '',
 ].filter((line) => line !== undefined);
 

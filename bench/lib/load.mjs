@@ -68,9 +68,13 @@ export async function loadOnce(server, route, run) {
   };
 }
 
-/** Median of several runs of one route. `failed` is the sum over the runs. */
+/**
+ * Median of several runs of one route. `failed` is the sum over the runs.
+ * `rounds` keeps each run's req/s and CPU per request, in round order, for {@link ratio}.
+ */
 export function summarize(samples) {
   return {
+    rounds: samples.map((s) => ({ rps: s.rps, cpuPerRequestUs: s.cpuPerRequestUs })),
     rps: median(samples.map((s) => s.rps)),
     p50: median(samples.map((s) => s.p50)),
     p99: median(samples.map((s) => s.p99)),
@@ -84,9 +88,10 @@ export function summarize(samples) {
 }
 
 /**
- * Measures routes side by side: warms every route up once, then runs the
- * repetitions interleaved (route A, B, C, A, B, C, …) so that drift of a
- * shared machine hits every route alike. Returns summaries by route name.
+ * Measures routes side by side: warms every route up once, then runs `reps`
+ * rounds, each running every route once, back to back (A, B, C, A, B, C, …),
+ * so that drift of a shared machine hits every route alike and {@link ratio}
+ * can pair runs of the same round. Returns summaries by route name.
  */
 export async function measureRoutes(server, routes, { warmupSeconds, seconds, reps }) {
   for (const route of Object.values(routes)) {
@@ -105,4 +110,21 @@ export async function measureRoutes(server, routes, { warmupSeconds, seconds, re
     }
   }
   return Object.fromEntries(Object.entries(samples).map(([name, list]) => [name, summarize(list)]));
+}
+
+/**
+ * `route` ÷ `base` in req/s (or `base` ÷ `route` in server CPU per request, `by: 'cpu'`), paired by
+ * round: the median of the per-round ratios. A round runs every route of the server once, back to
+ * back, so the two runs of a pair are seconds apart and a drift of the machine between rounds
+ * cancels out of each ratio (a ratio of two medians would mix runs minutes apart).
+ */
+export function ratio(route, base, { by = 'rps' } = {}) {
+  const n = Math.min(route.rounds.length, base.rounds.length);
+  const ratios = [];
+  for (let i = 0; i < n; i += 1) {
+    const r = route.rounds[i];
+    const b = base.rounds[i];
+    ratios.push(by === 'cpu' ? b.cpuPerRequestUs / r.cpuPerRequestUs : r.rps / b.rps);
+  }
+  return median(ratios);
 }

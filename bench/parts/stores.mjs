@@ -1,7 +1,7 @@
 // Part 4: the stores. notify-operator and a decision over HTTP (Fastify) on
 // memory, PostgreSQL and Redis; then how the expiry sweep and the outbox scan
 // cost grow with the number of stored approvals (10k → 1M).
-import { measureRoutes } from '../lib/load.mjs';
+import { measureRoutes, ratio } from '../lib/load.mjs';
 import { startServer } from '../lib/server-process.mjs';
 import { DATABASE_URL, REDIS_DB, REDIS_URL, dropSchema, removeRedisPrefix, runId } from '../lib/services.mjs';
 import { runWorker } from '../lib/worker.mjs';
@@ -81,14 +81,14 @@ export async function runStores({ load, quick, services }) {
     if (kind !== 'memory') {
       const notify = m['POST /v1/notify-operator'];
       const floor = m[FLOOR];
-      const ratio = notify.rps / bare.rps;
+      const measured = ratio(notify, bare);
       targets.push({
         part: 'stores',
         name: `${kind}: POST /v1/notify-operator ÷ bare POST (Fastify)`,
-        measured: fmtRatio(ratio, 0.3),
+        measured: fmtRatio(measured, 0.3),
         required: '≥ 0.30',
-        pass: notify.failed === 0 && ratio >= 0.3,
-        note: `the contract's minimum on ${kind} (floor): ${fmt(floor.rps / bare.rps, 2)} of the bare POST; notify-operator ÷ floor: ${fmt(notify.rps / floor.rps, 2)}`,
+        pass: notify.failed === 0 && measured >= 0.3,
+        note: `the contract's minimum on ${kind} (floor): ${fmt(ratio(floor, bare), 2)} of the bare POST; notify-operator ÷ floor: ${fmt(ratio(notify, floor), 2)}`,
       });
     }
   }
