@@ -22,6 +22,7 @@ import { runGuard } from './parts/guard.mjs';
 import { runHttp } from './parts/http.mjs';
 import { runMemory } from './parts/memory.mjs';
 import { runStores } from './parts/stores.mjs';
+import { undoAll } from './lib/cleanup.mjs';
 import { partMarkdown, targetsMarkdown } from './lib/report.mjs';
 import { probePostgres, probeRedis } from './lib/services.mjs';
 import { systemInfo } from './lib/system.mjs';
@@ -54,6 +55,14 @@ const services = parts.includes('stores') ? { postgres: await probePostgres(), r
 
 function log(message) {
   process.stderr.write(`[bench ${((Date.now() - started.getTime()) / 1000).toFixed(0).padStart(4)} s] ${message}\n`);
+}
+
+// Ctrl-C (or a kill): the servers under test get the signal too; remove the schemas and key prefixes left.
+for (const signal of ['SIGINT', 'SIGTERM']) {
+  process.once(signal, () => {
+    log(`${signal}: removing what this run created…`);
+    undoAll().finally(() => process.exit(130));
+  });
 }
 
 const runners = {

@@ -4,6 +4,7 @@
 import { measureRoutes, ratio } from '../lib/load.mjs';
 import { startServer } from '../lib/server-process.mjs';
 import { DATABASE_URL, REDIS_DB, REDIS_URL, dropSchema, removeRedisPrefix, runId } from '../lib/services.mjs';
+import { onInterrupt } from '../lib/cleanup.mjs';
 import { runWorker } from '../lib/worker.mjs';
 import { fmt, fmtRatio } from '../lib/stats.mjs';
 import { COLUMNS, NOTIFY_BODY, checkRoute, row } from './http.mjs';
@@ -13,10 +14,23 @@ const JSON_HEADERS = { 'content-type': 'application/json' };
 const FLOOR = "bare POST + the contract's minimum (floor)";
 const FORM_HEADERS = { 'content-type': 'application/x-www-form-urlencoded' };
 
-/** A fresh place in each store for one use, and how to remove it. */
+/** A fresh place in each store for one use, and how to remove it (also on Ctrl-C: bench/lib/cleanup.mjs). */
 function placeFor(kind, services) {
+  const place = placeOf(kind, services);
+  const forget = onInterrupt(place.cleanup);
+  return {
+    spec: place.spec,
+    async cleanup() {
+      forget();
+      await place.cleanup();
+    },
+  };
+}
+
+function placeOf(kind, services) {
   const id = runId();
-  if (kind === 'postgres') return { spec: { kind, url: DATABASE_URL, schema: `bench_${id}` }, cleanup: () => dropSchema(`bench_${id}`) };
+  // (The scale worker adds a reference store in `<schema>_ref` / `<prefix>ref:`: removed here too.)
+  if (kind === 'postgres') return { spec: { kind, url: DATABASE_URL, schema: `bench_${id}` }, cleanup: async () => Promise.all([dropSchema(`bench_${id}`), dropSchema(`bench_${id}_ref`)]) };
   if (kind === 'redis') {
     const prefix = `tiergate-bench:${id}:`;
     return { spec: { kind, url: REDIS_URL, db: REDIS_DB, prefix }, cleanup: () => removeRedisPrefix(prefix, services.redis.emptyDb) };
@@ -107,25 +121,27 @@ export async function runStores({ load, quick, services }) {
         level.stored.toLocaleString('en-US'),
         fmt(level.sweepMs, 3),
         fmt(level.sweepMs / first.sweepMs, 2),
+        fmt(level.sweepVsReference, 2),
         fmt(level.probeMs, 3),
         fmt(level.claimMs, 3),
         fmt(level.claimMs / first.claimMs, 2),
+        fmt(level.claimVsReference, 2),
         fmt(level.fillMs / 1000, 1),
       ]);
     }
     const last = result.levels.at(-1);
-    for (const [what, key] of [
-      ['expiry sweep', 'sweepMs'],
-      ['outbox scan (claim)', 'claimMs'],
+    for (const [what, key, paired, reference] of [
+      ['expiry sweep', 'sweepMs', 'sweepVsReference', 'referenceSweepMs'],
+      ['outbox scan (claim)', 'claimMs', 'claimVsReference', 'referenceClaimMs'],
     ]) {
-      const growth = last[key] / first[key];
+      const growth = last[paired];
       targets.push({
         part: 'stores',
-        name: `${kind}: ${what} cost, ${last.stored.toLocaleString('en-US')} ÷ ${first.stored.toLocaleString('en-US')} stored approvals`,
+        name: `${kind}: ${what} cost, ${last.stored.toLocaleString('en-US')} ÷ ${result.reference.toLocaleString('en-US')} stored approvals`,
         measured: `${fmt(growth, 2)}×`,
         required: '≤ 1.5×',
         pass: growth <= 1.5,
-        note: `${fmt(first[key], 3)} ms → ${fmt(last[key], 3)} ms`,
+        note: `side by side: ${fmt(last[key], 3)} ms vs ${fmt(last[reference], 3)} ms (the ${result.reference.toLocaleString('en-US')} store); against the first level, minutes earlier: ${fmt(first[key], 3)} ms → ${fmt(last[key], 3)} ms, ${fmt(last[key] / first[key], 2)}×`,
       });
     }
   }
@@ -142,9 +158,9 @@ export async function runStores({ load, quick, services }) {
       },
       {
         title: 'Expiry sweep and outbox scan against stored approvals',
-        columns: ['store', 'stored approvals', 'sweep ms', 'sweep vs first', 'due-index probe ms', 'outbox claim ms', 'claim vs first', 'fill s'],
+        columns: ['store', 'stored approvals', 'sweep ms', 'sweep vs first level', `sweep vs ${levels[0].toLocaleString('en-US')}, side by side`, 'due-index probe ms', 'outbox claim ms', 'claim vs first level', `claim vs ${levels[0].toLocaleString('en-US')}, side by side`, 'fill s'],
         rows: scaleRows,
-        caption: `Stored: half pending (deadlines 1 h – 7 days ahead), half decided, each with its notification, audit entry and one outbox message (90% delivered, 10% retrying later). Each sample: ${20} approvals past their deadline are added (untimed), then the sweep (due-index query, the expiries as one \`transitionApprovals\` batch of compare-and-sets — half of them with their approval.expired callback — and the purge pass) is timed; the due-index probe is the query alone with nothing due; the outbox claim leases the ${20} due messages among all stored ones (they are put back untimed). Medians of ${samples} samples (${samples * 4} for the memory store). PostgreSQL rows are bulk-inserted with generate_series, then VACUUM (ANALYZE) (and read back through the store), Redis and memory records through the store's own createNotification.`,
+        caption: `Stored: half pending (deadlines 1 h – 7 days ahead), half decided, each with its notification, audit entry and one outbox message (90% delivered, 10% retrying later). Each sample: ${20} approvals past their deadline are added (untimed), then the sweep (due-index query, the expiries as one \`transitionApprovals\` batch of compare-and-sets — half of them with their approval.expired callback — and the purge pass) is timed; the due-index probe is the query alone with nothing due; the outbox claim leases the ${20} due messages among all stored ones (they are put back untimed). Medians of ${samples} samples (${samples * 4} for the memory store). A second store of the same kind (its own schema or key prefix; for memory, a second memoryStore() in the same process) stays at ${levels[0].toLocaleString('en-US')} approvals for the whole run, and every sample times both stores back to back, in alternating order: "vs ${levels[0].toLocaleString('en-US')}, side by side" is the median of those per-sample ratios, which a drift of the machine between levels (filling 1M records takes minutes) does not move; the targets use it. "vs first level" compares medians taken minutes apart. PostgreSQL rows are bulk-inserted with generate_series, then VACUUM (ANALYZE) (and read back through the store), Redis and memory records through the store's own createNotification.`,
       },
     ],
     targets,

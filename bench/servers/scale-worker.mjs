@@ -4,6 +4,11 @@
 //
 // Config (JSON in BENCH_SCALE): { kind: 'memory' | 'postgres' | 'redis', url?, schema?, prefix?, db?, levels: [n…], samples }
 // Writes one JSON line with the results to stdout.
+//
+// A second store of the same kind (schema `<schema>_ref`, key prefix `<prefix>ref:`) stays at the first level
+// for the whole run, and every sample times both stores back to back (in alternating order): the growth is
+// also given as the median of the per-sample ratios, which a drift of the machine between levels (the fill
+// of 1M records takes minutes) does not move.
 import { memoryStore, planTransition } from '@tiergate/core';
 
 const config = JSON.parse(process.env.BENCH_SCALE ?? '{}');
@@ -123,7 +128,7 @@ function dueMessage(tag) {
   };
 }
 
-async function openStore() {
+async function openStore(config) {
   if (config.kind === 'memory') {
     const store = memoryStore();
     return {
@@ -234,14 +239,12 @@ async function openStore() {
   throw new Error(`unknown store kind ${config.kind}`);
 }
 
-async function main() {
-  const opened = await openStore();
-  const { store } = opened;
-  // The store calls of \`tiergate.sweep()\`: due approvals from the deadline index,
-  // their expiries as one batch of compare-and-sets (each with its audit entry and
-  // the approval.expired callback the service enqueues), then the retention purge.
-  // (The service's sweep also kicks its dispatcher, which would claim the outbox
-  // messages measured below, so the worker makes the same calls itself.)
+/** The calls one sample times on `store`; `round` names its due approvals. */
+async function sample(store, round) {
+  // The store calls of \`tiergate.sweep()\`: due approvals from the deadline index, their expiries as one batch of
+  // compare-and-sets (each with its audit entry and the approval.expired callback the service enqueues), then
+  // the retention purge. (The service's sweep also kicks its dispatcher, which would claim the outbox messages
+  // measured below, so the worker makes the same calls itself.)
   async function sweep() {
     let expired = 0;
     for (let pass = 0; pass < 10; pass += 1) {
@@ -264,58 +267,84 @@ async function main() {
     return { expired, purged };
   }
 
-  // The outbox messages that are due at every measurement (claimed, then put back).
-  for (let i = 0; i < DUE; i += 1) await store.createNotification(dueMessage(i));
+  // Untimed: DUE approvals past their deadline, among the stored ones that are not.
+  for (let i = 0; i < DUE; i += 1) await store.createNotification(dueApproval(`${round}_${i}`, i % 2 === 0));
+  let t = process.hrtime.bigint();
+  const swept = await sweep();
+  const sweepMs = ms(t);
+  if (swept.expired !== DUE) throw new Error(`sweep expired ${swept.expired}, expected ${DUE}`);
+
+  t = process.hrtime.bigint();
+  const none = await store.dueApprovals(NOW, 100);
+  const probeMs = ms(t);
+  if (none.length !== 0) throw new Error(`dueApprovals found ${none.length} after the sweep`);
+
+  t = process.hrtime.bigint();
+  const claimed = await store.claimOutbox(NOW, 32, 60_000);
+  const claimMs = ms(t);
+  if (claimed.length !== DUE) throw new Error(`claimOutbox claimed ${claimed.length}, expected ${DUE}`);
+  // Untimed: put them back, due again.
+  for (const message of claimed) {
+    await store.settleOutbox(message.id, message.lease, { state: 'pending', attempts: message.attempts + 1, nextAttemptAt: NOW, lastError: 'bench: try again' });
+  }
+  return { sweepMs, probeMs, claimMs };
+}
+
+async function main() {
+  const opened = await openStore(config);
+  const reference = await openStore({ ...config, schema: `${config.schema}_ref`, prefix: `${config.prefix}ref:` });
+  const stores = [opened.store, reference.store];
+  // The outbox messages that are due at every measurement (claimed, then put back), in both stores.
+  for (const store of stores) for (let i = 0; i < DUE; i += 1) await store.createNotification(dueMessage(i));
 
   const levels = [];
   let stored = 0;
   let round = 0;
   try {
+    await reference.fill(0, config.levels[0]);
     for (const level of config.levels) {
       const fillStart = process.hrtime.bigint();
       await opened.fill(stored, level);
       const fillMs = ms(fillStart);
       stored = level;
-      const sweepTimes = [];
-      const probe = [];
-      const claim = [];
+      let own = [];
+      let ref = [];
       // The first level also warms the code up (samples thrown away).
       const warmup = levels.length === 0 ? 10 : 0;
-      for (let sample = -warmup; sample < config.samples; sample += 1) {
-        if (sample === 0) {
-          sweepTimes.length = 0;
-          probe.length = 0;
-          claim.length = 0;
+      for (let n = -warmup; n < config.samples; n += 1) {
+        if (n === 0) {
+          own = [];
+          ref = [];
         }
-        // Untimed: DUE approvals past their deadline, among `stored` that are not.
-        for (let i = 0; i < DUE; i += 1) await store.createNotification(dueApproval(`${round}_${i}`, i % 2 === 0));
+        // Both stores back to back, the order alternating from sample to sample.
+        const first = n % 2 === 0 ? 0 : 1;
+        const times = [];
+        times[first] = await sample(stores[first], `${round}_${first}`);
+        times[1 - first] = await sample(stores[1 - first], `${round}_${1 - first}`);
         round += 1;
-        let t = process.hrtime.bigint();
-        const swept = await sweep();
-        sweepTimes.push(ms(t));
-        if (swept.expired !== DUE) throw new Error(`sweep expired ${swept.expired}, expected ${DUE}`);
-
-        t = process.hrtime.bigint();
-        const none = await store.dueApprovals(NOW, 100);
-        probe.push(ms(t));
-        if (none.length !== 0) throw new Error(`dueApprovals found ${none.length} after the sweep`);
-
-        t = process.hrtime.bigint();
-        const claimed = await store.claimOutbox(NOW, 32, 60_000);
-        claim.push(ms(t));
-        if (claimed.length !== DUE) throw new Error(`claimOutbox claimed ${claimed.length}, expected ${DUE}`);
-        // Untimed: put them back, due again.
-        for (const message of claimed) {
-          await store.settleOutbox(message.id, message.lease, { state: 'pending', attempts: message.attempts + 1, nextAttemptAt: NOW, lastError: 'bench: try again' });
-        }
+        own.push(times[0]);
+        ref.push(times[1]);
       }
-      levels.push({ stored, fillMs, sweepMs: median(sweepTimes), probeMs: median(probe), claimMs: median(claim), rssMB: process.memoryUsage.rss() / 2 ** 20 });
+      const paired = (key) => median(own.map((o, i) => o[key] / ref[i][key]));
+      levels.push({
+        stored,
+        fillMs,
+        sweepMs: median(own.map((o) => o.sweepMs)),
+        probeMs: median(own.map((o) => o.probeMs)),
+        claimMs: median(own.map((o) => o.claimMs)),
+        referenceSweepMs: median(ref.map((o) => o.sweepMs)),
+        referenceClaimMs: median(ref.map((o) => o.claimMs)),
+        sweepVsReference: paired('sweepMs'),
+        claimVsReference: paired('claimMs'),
+        rssMB: process.memoryUsage.rss() / 2 ** 20,
+      });
       process.stderr.write(`  ${config.kind}: ${stored.toLocaleString('en-US')} approvals stored (fill ${(fillMs / 1000).toFixed(1)} s)\n`);
     }
   } finally {
     await opened.close();
+    await reference.close();
   }
-  process.stdout.write(`${JSON.stringify({ kind: config.kind, levels })}\n`);
+  process.stdout.write(`${JSON.stringify({ kind: config.kind, reference: config.levels[0], levels })}\n`);
 }
 
 main().catch((err) => {
