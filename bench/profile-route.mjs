@@ -32,7 +32,7 @@ try {
     }),
   );
   const m = await measureRoutes(server, chosen, { warmupSeconds: 1, seconds: Number(seconds), reps: 1 });
-  for (const [name, s] of Object.entries(m)) console.log(`${framework} ${name}: ${fmt(s.rps, 0)} req/s, ${fmt(s.cpuPerRequestUs, 1)} µs CPU/req (GC pauses ${fmt(s.gcPerRequestUs, 1)} µs/req), failed ${s.failed}`);
+  for (const [name, s] of Object.entries(m)) console.log(`${framework} ${name}: ${fmt(s.rps, 0)} req/s, ${fmt(s.cpuPerRequestUs, 1)} µs CPU/req (GC pauses ${fmt(s.gcPerRequestUs, 1)} µs/req), sleeps/req server ${fmt(s.serverSleepsPerRequest, 2)} / load generator ${fmt(s.loadSleepsPerRequest, 2)}, failed ${s.failed}`);
 } finally {
   await server.close();
 }

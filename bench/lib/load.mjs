@@ -1,5 +1,6 @@
 // HTTP load with autocannon as a library (in this process; the server runs in a child).
 import autocannon from 'autocannon';
+import { sleepsSoFar } from './sleeps.mjs';
 import { median } from './stats.mjs';
 
 export const CONNECTIONS = 50;
@@ -50,7 +51,9 @@ function autocannonOptions(server, route, run) {
 /** One autocannon run against `route`, with the server's CPU time over it. */
 export async function loadOnce(server, route, run) {
   const before = await server.cpu();
+  const ownBefore = sleepsSoFar();
   const result = await autocannon(autocannonOptions(server, route, run));
+  const ownAfter = sleepsSoFar();
   const after = await server.cpu();
   const seconds = (new Date(result.finish).getTime() - new Date(result.start).getTime()) / 1000;
   const ok = result['2xx'];
@@ -65,6 +68,8 @@ export async function loadOnce(server, route, run) {
     cpuPerRequestUs: (serverCpuMs * 1000) / Math.max(1, result.requests.total),
     serverCpuShare: serverCpuMs / (after.at - before.at),
     gcPerRequestUs: ((after.gcMs - before.gcMs) * 1000) / Math.max(1, result.requests.total),
+    serverSleepsPerRequest: (after.sleeps - before.sleeps) / Math.max(1, result.requests.total),
+    loadSleepsPerRequest: (ownAfter - ownBefore) / Math.max(1, result.requests.total),
   };
 }
 
@@ -81,6 +86,8 @@ export function summarize(samples) {
     cpuPerRequestUs: median(samples.map((s) => s.cpuPerRequestUs)),
     serverCpuShare: median(samples.map((s) => s.serverCpuShare)),
     gcPerRequestUs: median(samples.map((s) => s.gcPerRequestUs)),
+    serverSleepsPerRequest: median(samples.map((s) => s.serverSleepsPerRequest)),
+    loadSleepsPerRequest: median(samples.map((s) => s.loadSleepsPerRequest)),
     failed: samples.reduce((n, s) => n + s.failed, 0),
     requests: samples.reduce((n, s) => n + s.requests, 0),
     runs: samples.length,

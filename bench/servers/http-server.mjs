@@ -18,6 +18,7 @@ import {
   PAGE_HEADERS,
 } from '@tiergate/core';
 import { GUARD_TIERS, registerFastifyGuardRoutes, sent, sentBy } from './guard-routes.mjs';
+import { sleepsSoFar } from '../lib/sleeps.mjs';
 
 const config = JSON.parse(process.env.BENCH_SERVER ?? '{}');
 
@@ -372,7 +373,7 @@ async function main() {
     try {
       if (message.type === 'cpu') {
         const usage = process.cpuUsage();
-        process.send({ id: message.id, cpuMicros: usage.user + usage.system, at: performance.now(), rss: process.memoryUsage.rss(), gcMs });
+        process.send({ id: message.id, cpuMicros: usage.user + usage.system, at: performance.now(), rss: process.memoryUsage.rss(), gcMs, sleeps: sleepsSoFar() });
       } else if (message.type === 'approvals') {
         process.send({ id: message.id, bodies: await prepareApprovals(message.count) });
       } else if (message.type === 'close') {
