@@ -447,6 +447,16 @@ describe('capabilities links', () => {
     expect(after.cannot[0]?.unlock_url).not.toBe(before.cannot[0]?.unlock_url);
   });
 
+  it('an unchanged state gets the kept answer, from capabilities() and from an allowed check alike', async () => {
+    const { tiergate } = setup();
+    const first = await tiergate.capabilities(free);
+    expect(await tiergate.capabilities(free)).toBe(first);
+    const allowed = await tiergate.check(free, 'receive_messages');
+    if (!allowed.allowed) throw new Error('expected allowed');
+    expect(await allowed.capabilities()).toBe(first);
+    expect(await tiergate.capabilities(free)).toBe(first);
+  });
+
   it('a failing store read is STORE_UNAVAILABLE, and the next read after it recovers answers from the store', async () => {
     const base = memoryStore();
     let broken = false;

@@ -397,15 +397,18 @@ export function createTiergate<TT extends TierTable = typeof defaultTiers>(optio
     };
   }
 
-  /** The answer kept for this account, if it was built for the same capabilities and its links are young enough. */
-  function decorated(account: Account, caps: Capabilities, now: number): CapabilitiesResult | undefined {
+  /**
+   * The wire answer for `caps`: the one kept for this account when it was built for the same capabilities and
+   * its links are still young enough — returned as it is, without a promise (the common case) — or a new one.
+   */
+  function decorate(account: Account, caps: Capabilities, now: number): CapabilitiesResult | Promise<CapabilitiesResult> {
     const cached = capabilitiesCache.get(account.id);
     if (cached !== undefined && cached.caps === caps && now < cached.validUntil && now >= cached.validUntil - refreshMs && cached.url === publicUrl()) return cached.result;
-    return undefined;
+    return buildAnswer(account, caps, now);
   }
 
   /** Builds (and keeps) the answer: links from the link cache, signed when missing or old. */
-  async function decorate(account: Account, caps: Capabilities, now: number): Promise<CapabilitiesResult> {
+  async function buildAnswer(account: Account, caps: Capabilities, now: number): Promise<CapabilitiesResult> {
     const base = publicUrl();
     let result: CapabilitiesResult;
     let oldest = Infinity;
@@ -639,9 +642,7 @@ export function createTiergate<TT extends TierTable = typeof defaultTiers>(optio
     async capabilities(account) {
       const now = clock.now();
       const { state } = await readAccount(account, now);
-      const caps = computeCapabilities(table, state, now);
-      // The kept answer is returned without entering decorate()'s async path (the common case).
-      return decorated(account, caps, now) ?? (await decorate(account, caps, now));
+      return decorate(account, computeCapabilities(table, state, now), now);
     },
 
     async account(account) {
