@@ -14,7 +14,7 @@ import { systemClock, type Clock } from '../clock.js';
 import { TiergateError, isTiergateError, storeUnavailable } from '../errors.js';
 import type { NotifierOptions } from '../notify/notifier.js';
 import { abilityFromCapabilities, type TiergateAbility } from '../policy/ability.js';
-import { checkAction, computeCapabilities, type AccountState, type Capabilities, type CannotEntry, type Decision } from '../policy/capabilities.js';
+import { checkAction, computeCapabilities, type AccountState, type Capabilities, type CannotEntry, type Decision, type Usage } from '../policy/capabilities.js';
 import { mergeCatalog, reasonMessages, type MessageCatalog } from '../policy/messages.js';
 import { suggestionKinds } from '../policy/suggestions.js';
 import { defaultTiers, type ReasonKind, type TierTable } from '../policy/tiers.js';
@@ -237,6 +237,18 @@ function asStoreFailure(err: unknown): TiergateError {
   return isTiergateError(err) && err.code !== 'INTERNAL_ERROR' ? err : storeUnavailable(err);
 }
 
+/**
+ * The policy's view of an account: its tier, status and custom domains, `usage` and the webhook's health.
+ * Built field by field (no spreads): it runs on every capabilities and guarded request.
+ */
+function accountState(account: Account, usage: Usage | undefined, webhookHealthy: boolean): AccountState {
+  const state: { -readonly [K in keyof AccountState]: AccountState[K] } = { tier: account.tier, webhookHealthy };
+  if (account.status !== undefined) state.status = account.status;
+  if (usage !== undefined) state.usage = usage;
+  if (account.customDomains !== undefined) state.customDomains = account.customDomains;
+  return state;
+}
+
 function isThenable<T>(value: T | PromiseLike<T>): value is PromiseLike<T> {
   return typeof (value as { then?: unknown } | null | undefined)?.then === 'function';
 }
@@ -318,11 +330,7 @@ export function createTiergate<TT extends TierTable = typeof defaultTiers>(optio
       const month = counted[1] + (baseline?.month ?? 0);
       if (day !== 0 || month !== 0) (usage ??= {})[name] = { day, month };
     }
-    // Built field by field (no spreads): this runs on every capabilities request.
-    const state: { -readonly [K in keyof AccountState]: AccountState[K] } = { tier: account.tier, webhookHealthy: read.health.healthy && account.webhookHealthy !== false };
-    if (account.status !== undefined) state.status = account.status;
-    if (usage !== undefined) state.usage = usage;
-    if (account.customDomains !== undefined) state.customDomains = account.customDomains;
+    const state = accountState(account, usage, read.health.healthy && account.webhookHealthy !== false);
     return { state, health: read.health, counted: read.usage };
   }
 
@@ -850,12 +858,8 @@ export function createTiergate<TT extends TierTable = typeof defaultTiers>(optio
       if (tier === undefined) throw new TiergateError('CONFIG_INVALID', `Account tier "${account.tier}" is not in the tier table.`);
       const grant = tier.grants.get(action);
       const needsRead = table.webhookHealth?.blocks.has(action) === true || (meta.quotaReason !== undefined && amount === 0);
-      // Built field by field: this runs on every guarded request.
-      const given: { -readonly [K in keyof AccountState]: AccountState[K] } = { tier: account.tier, webhookHealthy: account.webhookHealthy !== false };
-      if (account.status !== undefined) given.status = account.status;
-      if (account.usage !== undefined) given.usage = account.usage;
-      let state: AccountState = given;
-      if (needsRead) state = (await readAccount(account, now)).state;
+      // Without a store read, what the host said about the account (its own usage counts).
+      const state = needsRead ? (await readAccount(account, now)).state : accountState(account, account.usage, account.webhookHealthy !== false);
       let decision = checkAction(table as TierTable<A>, state, action, now, Math.max(amount, 1));
       let consumedWindows: string[] = [];
       if (decision.allowed && amount > 0 && meta.quotaReason !== undefined && grant !== undefined) {
