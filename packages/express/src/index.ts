@@ -42,9 +42,16 @@ export interface TiergateExpressRequest extends IncomingMessage {
 /** Express's `next`. */
 export type NextFunction = (err?: unknown) => void;
 
-/** Writes a kernel response (already serialised) as it is: no ETag, no re-encoding. */
+/**
+ * Writes a kernel response (already serialised) as it is: no ETag, no re-encoding. Headers are set one
+ * by one rather than passed to `writeHead`, which would send them before the body is known and make
+ * Node frame the answer as chunked; this way Node writes `Content-Length` (UTF-8 bytes), as Fastify
+ * and Koa do.
+ */
 function send(res: ServerResponse, response: KernelResponse): void {
-  res.writeHead(response.status, response.headers);
+  res.statusCode = response.status;
+  const headers = response.headers;
+  for (const name in headers) res.setHeader(name, headers[name] as string);
   res.end(response.body);
 }
 

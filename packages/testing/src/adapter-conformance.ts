@@ -580,6 +580,22 @@ export function runAdapterConformance(name: string, makeServer: MakeConformanceS
         expectPageHeaders({ ...head, text: '' });
       });
 
+      it('answers carry Content-Length of their bytes (UTF-8), never chunked: JSON, errors and pages', async () => {
+        const notified = await h.api('POST', '/v1/notify-operator', { as: 'free', json: { issue: 'Répondre au client — reçu “envoyé” ✓' } });
+        const replies = [
+          await h.api('GET', '/v1/capabilities', { as: 'free' }),
+          notified,
+          await h.api('GET', '/v1/nope', { as: 'free' }),
+          await h.api('GET', '/v1/capabilities'),
+          await h.fetch('GET', expectSuccess(notified, 201).operator_action_url),
+        ];
+        for (const reply of replies) {
+          expect(reply.headers.get('transfer-encoding')).toBeNull();
+          expect(reply.headers.get('content-length')).toBe(String(Buffer.byteLength(reply.text, 'utf8')));
+        }
+        expect(replies[4]!.text).toContain('Répondre au client — reçu');
+      });
+
       it('the pages load one stylesheet from where tiergate is mounted: CSS, cached as immutable, HEAD works', async () => {
         const result = expectSuccess(await h.api('POST', '/v1/notify-operator', { as: 'free', json: { issue: 'Style check' } }), 201);
         const page = await h.fetch('GET', result.operator_action_url);
