@@ -51,7 +51,7 @@ export async function runGuard({ load, frameworks }) {
     }
   }
   notes.push(
-    'The guarded route authenticates the API key (SHA-256 + constant-time compare), decides send_messages for the account and takes one unit of its day and month quota in the store, atomically; @fastify/rate-limit counts requests per Authorization header in its in-memory LRU. The accounts are on a host tier with a 10⁹/day send quota so no request is refused during the run.',
+    'The guarded route authenticates the API key (SHA-256, then a map lookup of the hash), decides send_messages for the account and takes one unit of its day and month quota in the store, atomically; @fastify/rate-limit counts requests per Authorization header in its in-memory LRU. The accounts are on a host tier with a 10⁹/day send quota so no request is refused during the run.',
   );
   return {
     title: '3. The guard',

@@ -15,6 +15,7 @@ import { ERROR_STATUS, TiergateError, isTiergateError } from '../errors.js';
 import { approvalQuerySchema, issuesOf, operatorDecisionFormSchema, type CapabilitiesResult } from '../schemas/wire.js';
 import type { Account } from '../service/accounts.js';
 import type { CheckResult, GuardContext, Tiergate } from '../service/create-tiergate.js';
+import { internalsOf } from '../service/internals.js';
 import { openApiDocument } from './openapi.js';
 import { disconnectSignal, type ClosableResponse } from './disconnect-signal.js';
 import { readBody } from './read-body.js';
@@ -242,13 +243,117 @@ export function createHandler(tiergate: Tiergate): KernelHandler {
     return messages.nextSteps.capabilitiesClear(tier?.label ?? result.tier, next?.label);
   }
 
-  async function withAccount(request: KernelRequest, work: (account: Account) => Promise<KernelResponse>): Promise<KernelResponse> {
+  const internals = internalsOf(tiergate);
+  const authenticate = internals === undefined ? (authorization: string | readonly string[] | undefined) => tiergate.authenticate(authorization) : internals.authenticateNow;
+
+  /**
+   * Authenticates, then runs `work` with the account; every error becomes tiergate's JSON error. With a
+   * synchronous authenticator no promise is made before `work` runs (this runs on every agent request).
+   */
+  function withAccount(request: KernelRequest, work: (account: Account, request: KernelRequest) => Promise<KernelResponse>): Promise<KernelResponse> {
+    let found: Account | null | PromiseLike<Account | null>;
     try {
-      const account = await tiergate.authenticate(header(request, 'authorization'));
-      if (account === null) return unauthorized(tiergate);
-      return await work(account);
+      found = authenticate(header(request, 'authorization'));
+    } catch (err) {
+      return Promise.resolve(jsonError(tiergate, err, request.path));
+    }
+    if (found === null) return Promise.resolve(unauthorized(tiergate));
+    if (isThenable(found)) return authenticatedLater(request, found, work);
+    return run(request, found, work);
+  }
+
+  async function authenticatedLater(request: KernelRequest, found: PromiseLike<Account | null>, work: (account: Account, request: KernelRequest) => Promise<KernelResponse>): Promise<KernelResponse> {
+    let account: Account | null;
+    try {
+      account = await found;
     } catch (err) {
       return jsonError(tiergate, err, request.path);
+    }
+    return account === null ? unauthorized(tiergate) : run(request, account, work);
+  }
+
+  async function run(request: KernelRequest, account: Account, work: (account: Account, request: KernelRequest) => Promise<KernelResponse>): Promise<KernelResponse> {
+    try {
+      return await work(account, request);
+    } catch (err) {
+      return jsonError(tiergate, err, request.path);
+    }
+  }
+
+  // The routes' work, made once (not a closure per request).
+  async function capabilitiesWork(account: Account): Promise<KernelResponse> {
+    const result = await tiergate.capabilities(account);
+    let body = capabilitiesBodies.get(result);
+    if (body === undefined) {
+      body = success(200, result, capabilitiesNextSteps(result)).body;
+      capabilitiesBodies.set(result, body);
+    }
+    return { status: 200, headers: JSON_HEADERS, body };
+  }
+
+  async function accountWork(account: Account): Promise<KernelResponse> {
+    return success(200, await tiergate.account(account), messages.nextSteps.account);
+  }
+
+  async function upgradeLinkWork(account: Account, request: KernelRequest): Promise<KernelResponse> {
+    const body = await parseBody(tiergate, request, 'json');
+    if (!body.ok) return body.response;
+    const result = await tiergate.upgradeLink(account, body.value);
+    return success(200, result, messages.nextSteps.upgradeLink(messages.duration(Date.parse(result.expires_at) - tiergate.clock.now())));
+  }
+
+  async function notifyWork(account: Account, request: KernelRequest): Promise<KernelResponse> {
+    const body = await parseBody(tiergate, request, 'json');
+    if (!body.ok) return body.response;
+    const { rateLimit, ...result } = await tiergate.notifyOperator(account, body.value);
+    const validFor = messages.duration(Date.parse(result.expires_at) - tiergate.clock.now());
+    const steps = result.request_id === undefined ? messages.nextSteps.notifyOperator(validFor) : messages.nextSteps.approvalRequested(validFor);
+    return success(201, result, steps, rateLimit === undefined ? undefined : rateLimitHeaders(rateLimit));
+  }
+
+  async function operatorPage(path: string, query: QueryReader): Promise<KernelResponse> {
+    try {
+      const view = await tiergate.operatorView(query.get('token'), query.get('choice'));
+      return page(200, renderOperatorPage(pages(), view, formAction()));
+    } catch (err) {
+      return pageError(tiergate, pages(), err, path);
+    }
+  }
+
+  async function operatorDecision(request: KernelRequest, path: string): Promise<KernelResponse> {
+    try {
+      if (!sameOrigin(tiergate, request)) return page(403, renderErrorPage(pages(), 'CSRF_REJECTED'));
+      const body = await parseBody(tiergate, request, 'form');
+      if (!body.ok) return page(body.response.status, renderErrorPage(pages(), body.response.status === 413 ? 'PAYLOAD_TOO_LARGE' : 'INVALID_REQUEST'));
+      const form = operatorDecisionFormSchema.safeParse(body.value ?? {});
+      if (!form.success) {
+        const missing = issuesOf(form.error).some((i) => i.path === 'form_token');
+        return page(missing ? 403 : 400, renderErrorPage(pages(), missing ? 'CSRF_REJECTED' : 'INVALID_REQUEST'));
+      }
+      const userAgent = header(request, 'user-agent');
+      const outcome = await tiergate.decideWithLink({
+        token: form.data.token,
+        formToken: form.data.form_token,
+        decision: form.data.decision,
+        ...(form.data.denial_reason === undefined ? {} : { denialReason: form.data.denial_reason }),
+        ...(form.data.name === undefined ? {} : { name: form.data.name }),
+        ...(request.ip === undefined ? {} : { ip: request.ip }),
+        ...(userAgent === undefined ? {} : { userAgent }),
+      });
+      if (outcome.ok) return page(200, renderDecisionPage(pages(), outcome.approval, 'recorded'));
+      return outcome.code === 'APPROVAL_EXPIRED'
+        ? page(410, renderDecisionPage(pages(), outcome.approval, 'expired'))
+        : page(409, renderDecisionPage(pages(), outcome.approval, 'conflict'));
+    } catch (err) {
+      return pageError(tiergate, pages(), err, path);
+    }
+  }
+
+  async function upgradePage(path: string, query: QueryReader): Promise<KernelResponse> {
+    try {
+      return page(200, renderUpgradePage(pages(), await tiergate.upgradeView(query.get('token'))));
+    } catch (err) {
+      return pageError(tiergate, pages(), err, path);
     }
   }
 
@@ -258,55 +363,28 @@ export function createHandler(tiergate: Tiergate): KernelHandler {
       : errorResponse(tiergate, 'METHOD_NOT_ALLOWED', 405, messages.errors.METHOD_NOT_ALLOWED, undefined, { allow });
   }
 
-  return async function handle(request: KernelRequest): Promise<KernelResponse> {
-    const method = request.method.toUpperCase();
+  /** Routes a request: a response, or a promise of one for the routes that wait on something. */
+  function route(request: KernelRequest): KernelResponse | Promise<KernelResponse> {
+    const method = request.method === 'GET' || request.method === 'POST' ? request.method : request.method.toUpperCase();
     const isGet = method === 'GET' || method === 'HEAD';
-    const path = request.path.length > 1 && request.path.endsWith('/') ? request.path.slice(0, -1) : request.path;
-    // Parsed only by the routes that read the query (pages, long polls).
-    let parsedQuery: URLSearchParams | undefined;
-    const query = {
-      get(name: string): string | null {
-        const fast = queryParam(request.query ?? '', name);
-        return fast !== undefined ? fast : (parsedQuery ??= new URLSearchParams(request.query ?? '')).get(name);
-      },
-    };
+    const path = request.path.length > 1 && request.path.charCodeAt(request.path.length - 1) === 47 ? request.path.slice(0, -1) : request.path;
 
     switch (path) {
       case '/v1/capabilities':
         if (!isGet) return methodNotAllowed('GET, HEAD', false);
-        return withAccount(request, async (account) => {
-          const result = await tiergate.capabilities(account);
-          let body = capabilitiesBodies.get(result);
-          if (body === undefined) {
-            body = success(200, result, capabilitiesNextSteps(result)).body;
-            capabilitiesBodies.set(result, body);
-          }
-          return { status: 200, headers: JSON_HEADERS, body };
-        });
+        return withAccount(request, capabilitiesWork);
 
       case '/v1/account':
         if (!isGet) return methodNotAllowed('GET, HEAD', false);
-        return withAccount(request, async (account) => success(200, await tiergate.account(account), messages.nextSteps.account));
+        return withAccount(request, accountWork);
 
       case '/v1/upgrade-link':
         if (method !== 'POST') return methodNotAllowed('POST', false);
-        return withAccount(request, async (account) => {
-          const body = await parseBody(tiergate, request, 'json');
-          if (!body.ok) return body.response;
-          const result = await tiergate.upgradeLink(account, body.value);
-          return success(200, result, messages.nextSteps.upgradeLink(messages.duration(Date.parse(result.expires_at) - tiergate.clock.now())));
-        });
+        return withAccount(request, upgradeLinkWork);
 
       case '/v1/notify-operator':
         if (method !== 'POST') return methodNotAllowed('POST', false);
-        return withAccount(request, async (account) => {
-          const body = await parseBody(tiergate, request, 'json');
-          if (!body.ok) return body.response;
-          const { rateLimit, ...result } = await tiergate.notifyOperator(account, body.value);
-          const validFor = messages.duration(Date.parse(result.expires_at) - tiergate.clock.now());
-          const steps = result.request_id === undefined ? messages.nextSteps.notifyOperator(validFor) : messages.nextSteps.approvalRequested(validFor);
-          return success(201, result, steps, rateLimit === undefined ? undefined : rateLimitHeaders(rateLimit));
-        });
+        return withAccount(request, notifyWork);
 
       case '/v1/openapi.json': {
         if (!isGet) return methodNotAllowed('GET, HEAD', false);
@@ -316,41 +394,9 @@ export function createHandler(tiergate: Tiergate): KernelHandler {
       }
 
       case '/operator/action':
-        if (isGet) {
-          try {
-            const view = await tiergate.operatorView(query.get('token'), query.get('choice'));
-            return page(200, renderOperatorPage(pages(), view, formAction()));
-          } catch (err) {
-            return pageError(tiergate, pages(), err, path);
-          }
-        }
+        if (isGet) return operatorPage(path, queryReader(request));
         if (method !== 'POST') return methodNotAllowed('GET, HEAD, POST', true);
-        try {
-          if (!sameOrigin(tiergate, request)) return page(403, renderErrorPage(pages(), 'CSRF_REJECTED'));
-          const body = await parseBody(tiergate, request, 'form');
-          if (!body.ok) return page(body.response.status, renderErrorPage(pages(), body.response.status === 413 ? 'PAYLOAD_TOO_LARGE' : 'INVALID_REQUEST'));
-          const form = operatorDecisionFormSchema.safeParse(body.value ?? {});
-          if (!form.success) {
-            const missing = issuesOf(form.error).some((i) => i.path === 'form_token');
-            return page(missing ? 403 : 400, renderErrorPage(pages(), missing ? 'CSRF_REJECTED' : 'INVALID_REQUEST'));
-          }
-          const userAgent = header(request, 'user-agent');
-          const outcome = await tiergate.decideWithLink({
-            token: form.data.token,
-            formToken: form.data.form_token,
-            decision: form.data.decision,
-            ...(form.data.denial_reason === undefined ? {} : { denialReason: form.data.denial_reason }),
-            ...(form.data.name === undefined ? {} : { name: form.data.name }),
-            ...(request.ip === undefined ? {} : { ip: request.ip }),
-            ...(userAgent === undefined ? {} : { userAgent }),
-          });
-          if (outcome.ok) return page(200, renderDecisionPage(pages(), outcome.approval, 'recorded'));
-          return outcome.code === 'APPROVAL_EXPIRED'
-            ? page(410, renderDecisionPage(pages(), outcome.approval, 'expired'))
-            : page(409, renderDecisionPage(pages(), outcome.approval, 'conflict'));
-        } catch (err) {
-          return pageError(tiergate, pages(), err, path);
-        }
+        return operatorDecision(request, path);
 
       case stylesheetPath:
         if (!isGet) return methodNotAllowed('GET, HEAD', false);
@@ -358,16 +404,13 @@ export function createHandler(tiergate: Tiergate): KernelHandler {
 
       case '/upgrade':
         if (!isGet) return methodNotAllowed('GET, HEAD', true);
-        try {
-          return page(200, renderUpgradePage(pages(), await tiergate.upgradeView(query.get('token'))));
-        } catch (err) {
-          return pageError(tiergate, pages(), err, path);
-        }
+        return upgradePage(path, queryReader(request));
 
       default:
         if (path.startsWith('/v1/approvals/')) {
           if (!isGet) return methodNotAllowed('GET, HEAD', false);
           const requestId = decodeSegment(path.slice('/v1/approvals/'.length));
+          const query = queryReader(request);
           return withAccount(request, async (account) => {
             const parsed = approvalQuerySchema.safeParse({ wait: query.get('wait') ?? undefined });
             if (!parsed.success) throw new TiergateError('INVALID_REQUEST', messages.errors.INVALID_REQUEST, { details: issuesOf(parsed.error) });
@@ -382,7 +425,42 @@ export function createHandler(tiergate: Tiergate): KernelHandler {
         }
         return errorResponse(tiergate, 'NOT_FOUND', 404, messages.errors.NOT_FOUND);
     }
+  }
+
+  // Not an async function: the routes' own promises are returned as they are (an async function
+  // returning a promise adopts it through two more microtask turns).
+  return function handle(request: KernelRequest): Promise<KernelResponse> {
+    try {
+      const response = route(request);
+      return isPromise(response) ? response : Promise.resolve(response);
+    } catch (err) {
+      return Promise.reject(err);
+    }
   };
+}
+
+/** Reads query parameters: the usual `?token=<JWT>` without building a `URLSearchParams`. */
+interface QueryReader {
+  get(name: string): string | null;
+}
+
+function queryReader(request: KernelRequest): QueryReader {
+  const query = request.query ?? '';
+  let parsed: URLSearchParams | undefined;
+  return {
+    get(name) {
+      const fast = queryParam(query, name);
+      return fast !== undefined ? fast : (parsed ??= new URLSearchParams(query)).get(name);
+    },
+  };
+}
+
+function isPromise<T>(value: T | Promise<T>): value is Promise<T> {
+  return value instanceof Promise;
+}
+
+function isThenable<T>(value: T | PromiseLike<T>): value is PromiseLike<T> {
+  return typeof (value as { then?: unknown } | null | undefined)?.then === 'function';
 }
 
 function decodeSegment(segment: string): string | undefined {
@@ -415,9 +493,12 @@ export interface GuardOptions {
  * context for the host's handler (account, refund, capabilities, ability).
  */
 export function createGuard<A extends string>(tiergate: Tiergate, action: A, options: GuardOptions = {}) {
+  const internals = internalsOf(tiergate);
   return async (headers: KernelRequest['headers']): Promise<GuardResult<A>> => {
     try {
-      const account = await tiergate.authenticate(headers.authorization);
+      // A synchronous authenticator is not awaited (one microtask turn less on every guarded request).
+      const found = internals === undefined ? tiergate.authenticate(headers.authorization) : internals.authenticateNow(headers.authorization);
+      const account = isThenable(found) ? await found : found;
       if (account === null) return { ok: false, response: unauthorized(tiergate) };
       const result: CheckResult<A> = await tiergate.check(account, action, options);
       if (result.allowed) return { ok: true, context: result };

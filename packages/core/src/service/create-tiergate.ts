@@ -42,6 +42,7 @@ import { checkCallbackUrl, isPublicAddress, type LookupAll } from '../webhooks/a
 import { isWebhookSecret } from '../webhooks/signature.js';
 import { nodeHttpTransport } from '../webhooks/transport.js';
 import { bearerToken, type Account } from './accounts.js';
+import { registerInternals } from './internals.js';
 import { createDispatcher, type DeliveryReport } from './dispatcher.js';
 import { newId } from './ids.js';
 import { LinkCache } from './link-cache.js';
@@ -628,6 +629,13 @@ export function createTiergate<TT extends TierTable = typeof defaultTiers>(optio
     return out;
   }
 
+  function authenticateNow(authorization: string | readonly string[] | undefined): Account | null | Promise<Account | null> {
+    const key = bearerToken(authorization);
+    if (key === undefined) return null;
+    const found = options.authenticate(key);
+    return isThenable(found) ? Promise.resolve(found).then((account) => account ?? null) : (found ?? null);
+  }
+
   const service: Tiergate<TT> = {
     tiers,
     store,
@@ -639,12 +647,9 @@ export function createTiergate<TT extends TierTable = typeof defaultTiers>(optio
     maxBodyBytes,
 
     async authenticate(authorization) {
-      const key = bearerToken(authorization);
-      if (key === undefined) return null;
-      const found = options.authenticate(key);
+      const found = authenticateNow(authorization);
       // A synchronous authenticator (apiKeyAuthenticator) is not awaited.
-      const account = isThenable(found) ? await found : found;
-      return account ?? null;
+      return isThenable(found) ? await found : found;
     },
 
     async capabilities(account) {
@@ -1099,5 +1104,6 @@ export function createTiergate<TT extends TierTable = typeof defaultTiers>(optio
     }
   }
 
+  registerInternals(service, { authenticateNow });
   return service;
 }
