@@ -72,6 +72,18 @@ describe('apiKeyAuthenticator', () => {
     expect(authenticate(hashApiKey(KEY))).toBeNull();
     expect(authenticate.size).toBe(2);
   });
+
+  it('refuses an apiKeyHash that is not the 64 hex digits of a SHA-256 digest, at construction', () => {
+    for (const apiKeyHash of ['', 'abc', hashApiKey(KEY).slice(1), `${hashApiKey(KEY)}0`, hashApiKey(KEY).replace(/^./, 'g')]) {
+      let code: unknown;
+      try {
+        apiKeyAuthenticator([{ apiKeyHash, account: free }]);
+      } catch (err) {
+        code = (err as { code?: unknown }).code;
+      }
+      expect(code, apiKeyHash).toBe('CONFIG_INVALID');
+    }
+  });
 });
 
 describe('the kernel and the guard with every kind of authenticator', () => {

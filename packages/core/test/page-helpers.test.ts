@@ -2,6 +2,7 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { createKeyring, englishMessages, escapeHtml } from '@tiergate/core';
+import { isoTime } from '../src/clock.js';
 import { queryParam } from '../src/http/kernel.js';
 
 const plainEscape = (value: unknown): string =>
@@ -19,6 +20,20 @@ describe('escapeHtml', () => {
   it('matches a regex replace on any string', () => {
     fc.assert(fc.property(fc.string({ unit: fc.constantFrom('a', '&', '<', '>', '"', "'", '`', 'é', '😀', ' ', '\n') }), (s) => escapeHtml(s) === plainEscape(s)), { numRuns: 2000 });
     fc.assert(fc.property(fc.string({ unit: 'grapheme' }), (s) => escapeHtml(s) === plainEscape(s)), { numRuns: 500 });
+  });
+});
+
+describe('isoTime', () => {
+  it('is toISOString for every time, the far past and future included', () => {
+    for (const ms of [0, -1, 1, 999, Date.UTC(2026, 2, 17, 12), Date.UTC(999, 11, 31, 23, 59, 59, 999), Date.UTC(1000, 0, 1), Date.UTC(9999, 11, 31, 23, 59, 59, 999), Date.UTC(10000, 0, 1), -8.64e15, 8.64e15]) {
+      expect(isoTime(ms)).toBe(new Date(ms).toISOString());
+    }
+    fc.assert(fc.property(fc.integer({ min: -8.64e15, max: 8.64e15 }), (ms) => isoTime(ms) === new Date(ms).toISOString()), { numRuns: 5000 });
+    fc.assert(fc.property(fc.integer({ min: Date.UTC(1970, 0, 1), max: Date.UTC(2100, 0, 1) }), (ms) => isoTime(ms) === new Date(ms).toISOString()), { numRuns: 5000 });
+  });
+
+  it('throws RangeError for an invalid time, as toISOString does', () => {
+    for (const ms of [Number.NaN, 8.64e15 + 1, Infinity]) expect(() => isoTime(ms)).toThrow(RangeError);
   });
 });
 

@@ -89,11 +89,13 @@ function send(ctx: Pick<TiergateKoaContext, 'status' | 'body' | 'set'>, response
 export function tiergateMiddleware(tiergate: Tiergate, options: TiergateMiddlewareOptions) {
   const handle = createHandler(tiergate);
   const prefix = options.prefix.replace(/\/+$/, '');
+  const under = `${prefix}/`;
   return async function tiergateRoutes(ctx: TiergateKoaContext, next: Next): Promise<unknown> {
-    if (ctx.path !== prefix && !ctx.path.startsWith(`${prefix}/`)) return next();
+    const path = ctx.path;
+    if (path !== prefix && !path.startsWith(under)) return next();
     const response = await handle({
       method: ctx.method,
-      path: ctx.path.slice(prefix.length) || '/',
+      path: path.slice(prefix.length) || '/',
       query: ctx.querystring,
       headers: ctx.headers,
       // What a host body parser put on ctx.request.body if one consumed the stream, else the stream (the kernel reads it).

@@ -11,6 +11,7 @@
  * - Pages send the security headers of DESIGN rule 6 on every response,
  *   error pages included. Only `POST /operator/action` decides.
  */
+import { isoTime } from '../clock.js';
 import { ERROR_STATUS, TiergateError, isTiergateError } from '../errors.js';
 import { approvalQuerySchema, issuesOf, operatorDecisionFormSchema, type CapabilitiesResult } from '../schemas/wire.js';
 import type { Account } from '../service/accounts.js';
@@ -253,7 +254,7 @@ export function createHandler(tiergate: Tiergate): KernelHandler {
   function withAccount(request: KernelRequest, work: (account: Account, request: KernelRequest) => Promise<KernelResponse>): Promise<KernelResponse> {
     let found: Account | null | PromiseLike<Account | null>;
     try {
-      found = authenticate(header(request, 'authorization'));
+      found = authenticate(request.headers.authorization);
     } catch (err) {
       return Promise.resolve(jsonError(tiergate, err, request.path));
     }
@@ -506,7 +507,7 @@ export function createGuard<A extends string>(tiergate: Tiergate, action: A, opt
       const details = {
         action: result.action,
         reason: result.reason,
-        ...(result.resetsAt === undefined ? {} : { resets_at: new Date(result.resetsAt).toISOString() }),
+        ...(result.resetsAt === undefined ? {} : { resets_at: isoTime(result.resetsAt) }),
         upgrade_context: result.upgradeContext,
       };
       const status = result.kind === 'quota' ? 429 : 403;

@@ -11,6 +11,7 @@
  *    both are, `resets_at` is the later reset, since both must reset first;
  * 4. **webhook** (`WEBHOOK_ENDPOINT_UNHEALTHY`): deliveries to the endpoint fail.
  */
+import { isoTime } from '../clock.js';
 import { TiergateError } from '../errors.js';
 import type { ReasonKind, TierTable } from './tiers.js';
 import { quotaWindows, type QuotaWindows } from './windows.js';
@@ -212,7 +213,7 @@ export function computeCapabilities<A extends string, T extends string, R extend
         Object.freeze(
           deny.resetsAt === undefined
             ? { action: action.name, reason: deny.reason }
-            : { action: action.name, reason: deny.reason, resets_at: new Date(deny.resetsAt).toISOString() },
+            : { action: action.name, reason: deny.reason, resets_at: isoTime(deny.resetsAt) },
         ),
       );
     }

@@ -4,6 +4,7 @@
  * partial catalog (`createTiergate({ messages })`) to translate or restyle, and
  * {@link mergeCatalog} fills in the rest from English.
  */
+import { isoTime } from '../clock.js';
 import type { ErrorCode } from '../errors.js';
 import type { ReasonKind } from './tiers.js';
 
@@ -264,7 +265,7 @@ export const englishMessages: MessageCatalog = {
   denied: (action, summary) => `${action} is not allowed: ${summary}`,
   duration: englishDuration,
   dateTime: (ms) => {
-    const iso = new Date(ms).toISOString(); // 2026-03-17T12:00:00.000Z; years outside 0–9999 are longer
+    const iso = isoTime(ms); // 2026-03-17T12:00:00.000Z; years outside 0–9999 are longer
     return iso.length === 24 ? `${iso.slice(0, 10)} ${iso.slice(11, 19)} UTC` : iso.replace('T', ' ').replace(/\.\d{3}Z$/, ' UTC');
   },
   actionTitle: titleCase,

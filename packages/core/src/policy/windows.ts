@@ -18,6 +18,8 @@ export interface QuotaWindow {
 export interface QuotaWindows {
   readonly day: QuotaWindow;
   readonly month: QuotaWindow;
+  /** `[day.key, month.key]`, as the store's reads take them (one array per day, not per request). */
+  readonly keys: readonly [string, string];
 }
 
 /** Names of the windows. */
@@ -39,9 +41,12 @@ export function quotaWindows(now: number): QuotaWindows {
   const d = date.getUTCDate();
   const dayStart = Date.UTC(y, m, d);
   const monthStart = Date.UTC(y, m, 1);
+  const dayKey = `d${y}-${pad(m + 1)}-${pad(d)}`;
+  const monthKey = `m${y}-${pad(m + 1)}`;
   const windows: QuotaWindows = Object.freeze({
-    day: Object.freeze({ key: `d${y}-${pad(m + 1)}-${pad(d)}`, start: dayStart, resetsAt: Date.UTC(y, m, d + 1) }),
-    month: Object.freeze({ key: `m${y}-${pad(m + 1)}`, start: monthStart, resetsAt: Date.UTC(y, m + 1, 1) }),
+    day: Object.freeze({ key: dayKey, start: dayStart, resetsAt: Date.UTC(y, m, d + 1) }),
+    month: Object.freeze({ key: monthKey, start: monthStart, resetsAt: Date.UTC(y, m + 1, 1) }),
+    keys: Object.freeze([dayKey, monthKey] as const),
   });
   cached = windows;
   return windows;

@@ -7,6 +7,7 @@
  * keys themselves.
  */
 import { hash } from 'node:crypto';
+import { TiergateError } from '../errors.js';
 import type { Usage } from '../policy/capabilities.js';
 
 /** What tiergate needs to know about an account. */
@@ -71,6 +72,12 @@ export function hashApiKey(apiKey: string): string {
   return hash('sha256', apiKey, 'hex');
 }
 
+/** A hex SHA-256 digest (any case) in base64url; a string that is not 64 hex digits is refused. */
+function hexToBase64url(hex: string): string {
+  if (!/^[0-9a-f]{64}$/i.test(hex)) throw new TiergateError('CONFIG_INVALID', 'apiKeyHash must be the 64 hex digits of a SHA-256 digest (see hashApiKey()).');
+  return Buffer.from(hex, 'hex').toString('base64url');
+}
+
 /**
  * An `authenticate` function over a fixed list of `{ apiKey | apiKeyHash, account }`.
  * Only SHA-256 hashes are kept; a lookup hashes the presented key and finds
@@ -82,10 +89,12 @@ export function hashApiKey(apiKey: string): string {
 export function apiKeyAuthenticator(
   entries: readonly ({ readonly apiKey: string; readonly account: Account } | { readonly apiKeyHash: string; readonly account: Account })[],
 ): Authenticate & { readonly size: number } {
+  // Keyed by the digest in base64url: 43 characters to encode and for the map to hash, against 64 in hex.
   const byHash = new Map<string, Account>();
   for (const entry of entries) {
-    byHash.set('apiKeyHash' in entry ? entry.apiKeyHash.toLowerCase() : hashApiKey(entry.apiKey), entry.account);
+    const key = 'apiKeyHash' in entry ? hexToBase64url(entry.apiKeyHash) : hash('sha256', entry.apiKey, 'base64url');
+    byHash.set(key, entry.account);
   }
-  const authenticate = (apiKey: string): Account | null => byHash.get(hashApiKey(apiKey)) ?? null;
+  const authenticate = (apiKey: string): Account | null => byHash.get(hash('sha256', apiKey, 'base64url')) ?? null;
   return Object.assign(authenticate, { size: byHash.size });
 }

@@ -3,6 +3,7 @@
  * from the terminal approval record at delivery time, so every retry carries
  * the same body (with a fresh timestamp and signature in the headers).
  */
+import { isoTime } from '../clock.js';
 import type { ApprovalEventType, ApprovalRecord, ApprovalStatus } from '../approvals/state.js';
 
 /** `data` of an approval callback. */
@@ -31,14 +32,14 @@ export function approvalEvent(approval: ApprovalRecord, context: Record<string, 
   const type: ApprovalEventType = status === 'approved' ? 'approval.granted' : status === 'denied' ? 'approval.denied' : 'approval.expired';
   return {
     type,
-    timestamp: new Date(at).toISOString(),
+    timestamp: isoTime(at),
     data: {
       request_id: approval.id,
       status,
       action: approval.action,
       context,
       approved_by: status === 'expired' ? null : approval.decidedBy,
-      approved_at: status === 'expired' ? null : new Date(at).toISOString(),
+      approved_at: status === 'expired' ? null : isoTime(at),
       denial_reason: status === 'denied' ? approval.denialReason : null,
     },
   };

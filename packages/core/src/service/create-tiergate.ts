@@ -10,7 +10,7 @@
  */
 import { lookup as dnsLookup } from 'node:dns/promises';
 import { planTransition, type ApprovalRecord, type ApprovalTransition, type TransitionPlan } from '../approvals/state.js';
-import { systemClock, type Clock } from '../clock.js';
+import { systemClock, type Clock, isoTime } from '../clock.js';
 import { TiergateError, isTiergateError, storeUnavailable } from '../errors.js';
 import type { NotifierOptions } from '../notify/notifier.js';
 import { abilityFromCapabilities, type TiergateAbility } from '../policy/ability.js';
@@ -22,7 +22,7 @@ import { quotaWindows } from '../policy/windows.js';
 import { memoryStore } from '../ports/memory-store.js';
 import { transitionEach } from '../ports/transition-batch.js';
 import type { RateLimiter } from '../ports/rate-limit.js';
-import type { AccountSnapshot, ApprovalTransitionInput, AuditEntry, EndpointHealth, NotificationRecord, OutboxMessage, Store } from '../ports/store.js';
+import type { AccountSnapshot, AccountStateRead, ApprovalTransitionInput, AuditEntry, EndpointHealth, NotificationRecord, OutboxMessage, Store } from '../ports/store.js';
 import {
   issuesOf,
   parseNotifyOperatorBody,
@@ -238,6 +238,19 @@ function asStoreFailure(err: unknown): TiergateError {
   return isTiergateError(err) && err.code !== 'INTERNAL_ERROR' ? err : storeUnavailable(err);
 }
 
+/** A store's rejection as tiergate's error (a `then` handler; made once). */
+function throwAsStoreFailure(err: unknown): never {
+  throw asStoreFailure(err);
+}
+
+/** An account as {@link accountState} sees it, with what the store read. */
+interface AccountRead {
+  readonly state: AccountState;
+  readonly health: EndpointHealth;
+  /** The store's own counts (day, month) by metered action, without the host's usage. */
+  readonly counted: Readonly<Record<string, readonly [number, number]>>;
+}
+
 /**
  * The policy's view of an account: its tier, status and custom domains, `usage` and the webhook's health.
  * Built field by field (no spreads): it runs on every capabilities and guarded request.
@@ -314,15 +327,23 @@ export function createTiergate<TT extends TierTable = typeof defaultTiers>(optio
 
   // ------------------------------------------------------------- account state
 
-  async function readAccount(account: Account, now: number): Promise<{ state: AccountState; health: EndpointHealth; counted: Record<string, readonly [number, number]> }> {
-    const windows = quotaWindows(now);
-    let read: Awaited<ReturnType<Store['readAccountState']>>;
+  /**
+   * The account as the policy sees it: the store's counts plus the host's own usage, and webhook health.
+   * Not an async function: one `then` on the store's promise instead of an async frame and an `await`
+   * (this runs on every capabilities request and every guarded one).
+   */
+  function readAccount(account: Account, now: number): Promise<AccountRead> {
+    let reading: Promise<AccountStateRead>;
     try {
-      // (callStore inlined: no closure per capabilities request.)
-      read = await store.readAccountState(account.id, meteredNames, [windows.day.key, windows.month.key]);
+      // (callStore inlined: no closure per request.)
+      reading = store.readAccountState(account.id, meteredNames, quotaWindows(now).keys);
     } catch (err) {
-      throw asStoreFailure(err);
+      return Promise.reject(asStoreFailure(err));
     }
+    return reading.then((read) => accountRead(account, read), throwAsStoreFailure);
+  }
+
+  function accountRead(account: Account, read: AccountStateRead): AccountRead {
     let usage: Record<string, { day: number; month: number }> | undefined;
     for (const name of meteredNames) {
       const counted = read.usage[name] ?? [0, 0];
@@ -549,10 +570,10 @@ export function createTiergate<TT extends TierTable = typeof defaultTiers>(optio
       status: approval.status,
       action: approval.action,
       urgency: approval.urgency,
-      created_at: new Date(approval.createdAt).toISOString(),
-      expires_at: new Date(approval.expiresAt).toISOString(),
+      created_at: isoTime(approval.createdAt),
+      expires_at: isoTime(approval.expiresAt),
       decided_by: approval.status === 'expired' ? null : approval.decidedBy,
-      decided_at: approval.decidedAt === null ? null : new Date(approval.decidedAt).toISOString(),
+      decided_at: approval.decidedAt === null ? null : isoTime(approval.decidedAt),
       denial_reason: approval.denialReason,
     };
   }
@@ -670,8 +691,8 @@ export function createTiergate<TT extends TierTable = typeof defaultTiers>(optio
         const used = state.usage?.[name];
         const limit = (n: number | undefined): number | null => (n === undefined ? 0 : n === Infinity ? null : n);
         usage[name] = {
-          day: { used: used?.day ?? 0, limit: limit(grant?.limits.day), resets_at: new Date(windows.day.resetsAt).toISOString() },
-          month: { used: used?.month ?? 0, limit: limit(grant?.limits.month), resets_at: new Date(windows.month.resetsAt).toISOString() },
+          day: { used: used?.day ?? 0, limit: limit(grant?.limits.day), resets_at: isoTime(windows.day.resetsAt) },
+          month: { used: used?.month ?? 0, limit: limit(grant?.limits.month), resets_at: isoTime(windows.month.resetsAt) },
         };
       }
       const domains = tier.grants.get('use_custom_domains');
@@ -718,7 +739,7 @@ export function createTiergate<TT extends TierTable = typeof defaultTiers>(optio
         operator_action_url: link.url,
         operator_action_label: label ?? catalog.page.upgradeTitle(target.label),
         agent_script: catalog.agentScript.upgrade(need ?? catalog.page.upgradeTitle(target.label), link.url),
-        expires_at: new Date(link.expiresAt).toISOString(),
+        expires_at: isoTime(link.expiresAt),
         target_tier: target.name,
       };
     },
@@ -823,7 +844,7 @@ export function createTiergate<TT extends TierTable = typeof defaultTiers>(optio
           operator_action_label: actionLabel,
           agent_script: catalog.agentScript.action(input.issue, link.url),
           notification_id: notificationId,
-          expires_at: new Date(expiresAt).toISOString(),
+          expires_at: isoTime(expiresAt),
           ...(approvalId === null ? {} : { request_id: approvalId, status: 'pending' as const }),
         };
         if (rateLimit !== undefined) result.rateLimit = rateLimit;
