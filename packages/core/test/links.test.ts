@@ -71,6 +71,18 @@ describe('signLink / verifyLink', () => {
         expect(await codeOf(verifyLink(flipped, 'operator_action', opts()))).toBe('LINK_INVALID');
       }
     });
+    it('once the genuine token is remembered, its signature on other bytes is still LINK_INVALID', async () => {
+      const { token } = await signLink({ purpose: 'operator_action', accountId: 'acc_1', notificationId: 'not_1' }, 600, opts());
+      expect((await verifyLink(token, 'operator_action', opts())).notificationId).toBe('not_1');
+      const signature = token.slice(token.lastIndexOf('.') + 1);
+      const [header] = token.split('.') as [string];
+      const otherPayload = `${header}.${b64({ ...validClaims(), nid: 'not_2' })}.${signature}`;
+      const flipped = `${token[0] === 'A' ? 'B' : 'A'}${token.slice(1)}`;
+      for (const forged of [otherPayload, flipped, `${token.slice(0, token.lastIndexOf('.'))}x.${signature}`]) {
+        expect(await codeOf(verifyLink(forged, 'operator_action', opts()))).toBe('LINK_INVALID');
+      }
+      expect((await verifyLink(token, 'operator_action', opts())).notificationId).toBe('not_1');
+    });
     it('truncation and garbage are LINK_INVALID', async () => {
       const { token } = await signLink({ purpose: 'operator_action', accountId: 'acc_1' }, 600, opts());
       for (const bad of [token.slice(0, -5), token.slice(0, token.lastIndexOf('.')), 'abc', '', 'a.b.c', '...', '\u0000', 'x'.repeat(5000), undefined, 42, null, {}]) {

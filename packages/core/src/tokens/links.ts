@@ -133,12 +133,16 @@ function optionalString(payload: JWTPayload, name: string): string | undefined {
 
 /** A link that passed every check once, remembered by its exact token. */
 interface VerifiedLink {
+  /** The whole token: a hit needs the very same string, not only the same signature. */
+  readonly token: string;
   readonly issuer: string;
   readonly claims: LinkClaims;
 }
 
 // Per keyring (so another keyring never trusts a token this one verified),
-// bounded; the oldest entry goes first.
+// bounded; the oldest entry goes first. Keyed by the token's signature segment (43 characters for
+// HS256) and confirmed by comparing the whole token: a map hashes its key character by character on
+// every lookup of a fresh string, and the whole token is ~390.
 const verifiedLinks = new WeakMap<Keyring, Map<string, VerifiedLink>>();
 const MAX_VERIFIED_LINKS = 4096;
 
@@ -165,7 +169,9 @@ function checkTimes(claims: LinkClaims, now: number): void {
 export async function verifyLink(token: unknown, purpose: LinkPurpose, { keyring, issuer, now }: LinkOptions): Promise<LinkClaims> {
   if (typeof token !== 'string' || token.length === 0 || token.length > MAX_TOKEN_LENGTH) throw invalid();
   // A remembered token passed every check below once (its shape included).
-  const known = verifiedLinks.get(keyring)?.get(token);
+  const signature = token.slice(token.lastIndexOf('.') + 1);
+  const entry = verifiedLinks.get(keyring)?.get(signature);
+  const known = entry !== undefined && entry.token === token ? entry : undefined;
   if (known === undefined && !COMPACT_JWS.test(token)) throw invalid();
   if (known !== undefined && known.issuer === issuer) {
     checkTimes(known.claims, now);
@@ -225,7 +231,7 @@ export async function verifyLink(token: unknown, purpose: LinkPurpose, { keyring
       const oldest = links.keys().next().value;
       if (oldest !== undefined) links.delete(oldest);
     }
-    links.set(token, { issuer, claims: Object.freeze(claims) });
+    links.set(signature, { token, issuer, claims: Object.freeze(claims) });
   }
   return claims;
 }
