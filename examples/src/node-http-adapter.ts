@@ -36,9 +36,9 @@ import {
   type Tiergate,
 } from '@tiergate/core';
 
-/** Writes a kernel response as it is. */
+/** Writes a kernel response as it is, with its length (headers given to `writeHead` go out at once, so Node would otherwise frame the body as chunked). */
 export function writeKernelResponse(res: ServerResponse, response: KernelResponse): void {
-  res.writeHead(response.status, response.headers);
+  res.writeHead(response.status, { ...response.headers, 'content-length': Buffer.byteLength(response.body) });
   res.end(response.body);
 }
 
