@@ -476,6 +476,26 @@ describe('capabilities links', () => {
     expect(await tiergate.capabilities(free)).toBe(first);
   });
 
+  it('a store read that throws synchronously, or answers a thenable that is not a Promise, is handled like an async one', async () => {
+    const base = memoryStore();
+    let mode: 'thenable' | 'throw' = 'thenable';
+    const odd: Store = {
+      ...base,
+      readAccountState: (...args) => {
+        if (mode === 'throw') throw new Error('driver bug');
+        const read = base.readAccountState(...args);
+        // A minimal thenable: its then() returns nothing.
+        return { then: (ok: (v: unknown) => unknown, fail: (e: unknown) => unknown) => void read.then(ok, fail) } as unknown as ReturnType<Store['readAccountState']>;
+      },
+    };
+    const { tiergate } = setup({}, odd);
+    expect((await tiergate.capabilities(free)).tier).toBe('free');
+    expect((await tiergate.account(free)).id).toBe(free.id);
+    mode = 'throw';
+    expect(await codeOf(tiergate.capabilities(free))).toBe('STORE_UNAVAILABLE');
+    expect(await codeOf(tiergate.account(free))).toBe('STORE_UNAVAILABLE');
+  });
+
   it("the host's usage and the account's status reach the decision", async () => {
     const { tiergate } = setup();
     const usage = { send_messages: { day: 10_000_000, month: 10_000_000 } };

@@ -340,7 +340,8 @@ export function createTiergate<TT extends TierTable = typeof defaultTiers>(optio
     } catch (err) {
       return Promise.reject(asStoreFailure(err));
     }
-    return reading.then((read) => accountRead(account, read), throwAsStoreFailure);
+    // Promise.resolve: a store may answer with any thenable (a native promise passes through as it is).
+    return Promise.resolve(reading).then((read) => accountRead(account, read), throwAsStoreFailure);
   }
 
   function accountRead(account: Account, read: AccountStateRead): AccountRead {
