@@ -16,7 +16,7 @@ import { ERROR_STATUS, TiergateError, isTiergateError } from '../errors.js';
 import { approvalQuerySchema, issuesOf, operatorDecisionFormSchema, type CapabilitiesResult } from '../schemas/wire.js';
 import type { Account } from '../service/accounts.js';
 import type { CheckResult, GuardContext, Tiergate } from '../service/create-tiergate.js';
-import { internalsOf } from '../service/internals.js';
+import { internalsOf, isThenable } from '../service/internals.js';
 import { openApiDocument } from './openapi.js';
 import { disconnectSignal, type ClosableResponse } from './disconnect-signal.js';
 import { readBody } from './read-body.js';
@@ -458,10 +458,6 @@ function queryReader(request: KernelRequest): QueryReader {
 
 function isPromise<T>(value: T | Promise<T>): value is Promise<T> {
   return value instanceof Promise;
-}
-
-function isThenable<T>(value: T | PromiseLike<T>): value is PromiseLike<T> {
-  return typeof (value as { then?: unknown } | null | undefined)?.then === 'function';
 }
 
 function decodeSegment(segment: string): string | undefined {

@@ -42,7 +42,7 @@ import { checkCallbackUrl, isPublicAddress, type LookupAll } from '../webhooks/a
 import { isWebhookSecret } from '../webhooks/signature.js';
 import { nodeHttpTransport } from '../webhooks/transport.js';
 import { bearerToken, type Account } from './accounts.js';
-import { registerInternals } from './internals.js';
+import { isThenable, registerInternals } from './internals.js';
 import { createDispatcher, type DeliveryReport } from './dispatcher.js';
 import { newId } from './ids.js';
 import { LinkCache } from './link-cache.js';
@@ -261,10 +261,6 @@ function accountState(account: Account, usage: Usage | undefined, webhookHealthy
   if (usage !== undefined) state.usage = usage;
   if (account.customDomains !== undefined) state.customDomains = account.customDomains;
   return state;
-}
-
-function isThenable<T>(value: T | PromiseLike<T>): value is PromiseLike<T> {
-  return typeof (value as { then?: unknown } | null | undefined)?.then === 'function';
 }
 
 /**

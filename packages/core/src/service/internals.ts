@@ -31,3 +31,8 @@ export function registerInternals(service: object, internals: ServiceInternals):
 export function internalsOf(service: object): ServiceInternals | undefined {
   return registry.get(service);
 }
+
+/** @internal True for a promise or any other thenable (a host's function may answer either). */
+export function isThenable<T>(value: T | PromiseLike<T>): value is PromiseLike<T> {
+  return typeof (value as { then?: unknown } | null | undefined)?.then === 'function';
+}
