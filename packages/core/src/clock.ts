@@ -13,9 +13,10 @@ export const systemClock: Clock = { now: () => Date.now() };
 const pad2 = (n: number): string => (n < 10 ? `0${n}` : `${n}`);
 
 /**
- * `new Date(ms).toISOString()`, built from the UTC fields for years 0–9999: V8 formats dates through
+ * `new Date(ms).toISOString()`, built from the UTC fields for years 1000–9999: V8 formats dates through
  * `snprintf`, about 7,000 instructions a call, and answers and pages carry several timestamps. Any
- * other year (six-digit ISO form) and an invalid time (RangeError) go to `toISOString()` itself.
+ * other year (zero-padded or six-digit ISO forms) and an invalid time (RangeError) go to
+ * `toISOString()` itself.
  */
 export function isoTime(ms: number): string {
   const date = new Date(ms);

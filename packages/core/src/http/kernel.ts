@@ -16,7 +16,7 @@ import { ERROR_STATUS, TiergateError, isTiergateError } from '../errors.js';
 import { approvalQuerySchema, issuesOf, operatorDecisionFormSchema, type CapabilitiesResult } from '../schemas/wire.js';
 import type { Account } from '../service/accounts.js';
 import type { CheckResult, GuardContext, Tiergate } from '../service/create-tiergate.js';
-import { internalsOf, isThenable } from '../service/internals.js';
+import { authenticatorOf, isThenable } from '../service/internals.js';
 import { openApiDocument } from './openapi.js';
 import { disconnectSignal, type ClosableResponse } from './disconnect-signal.js';
 import { readBody } from './read-body.js';
@@ -244,8 +244,7 @@ export function createHandler(tiergate: Tiergate): KernelHandler {
     return messages.nextSteps.capabilitiesClear(tier?.label ?? result.tier, next?.label);
   }
 
-  const internals = internalsOf(tiergate);
-  const authenticate = internals === undefined ? (authorization: string | readonly string[] | undefined) => tiergate.authenticate(authorization) : internals.authenticateNow;
+  const authenticate = authenticatorOf(tiergate);
 
   /**
    * Authenticates, then runs `work` with the account; every error becomes tiergate's JSON error. With a
@@ -490,11 +489,11 @@ export interface GuardOptions {
  * context for the host's handler (account, refund, capabilities, ability).
  */
 export function createGuard<A extends string>(tiergate: Tiergate, action: A, options: GuardOptions = {}) {
-  const internals = internalsOf(tiergate);
+  const authenticate = authenticatorOf(tiergate);
   return async (headers: KernelRequest['headers']): Promise<GuardResult<A>> => {
     try {
       // A synchronous authenticator is not awaited (one microtask turn less on every guarded request).
-      const found = internals === undefined ? tiergate.authenticate(headers.authorization) : internals.authenticateNow(headers.authorization);
+      const found = authenticate(headers.authorization);
       const account = isThenable(found) ? await found : found;
       if (account === null) return { ok: false, response: unauthorized(tiergate) };
       const result: CheckResult<A> = await tiergate.check(account, action, options);

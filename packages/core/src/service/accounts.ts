@@ -66,10 +66,18 @@ export function bearerToken(header: string | readonly string[] | undefined): str
   return key;
 }
 
-/** SHA-256 of an API key, hex: what {@link apiKeyAuthenticator} keeps instead of the key. */
+/** SHA-256 of an API key, hex: the form {@link apiKeyAuthenticator} takes as `apiKeyHash`. */
 export function hashApiKey(apiKey: string): string {
   // One-shot hash straight to hex: several times cheaper than createHash() and a digest Buffer.
   return hash('sha256', apiKey, 'hex');
+}
+
+/**
+ * The key of {@link apiKeyAuthenticator}'s map: the SHA-256 in base64url (43 characters to encode and for
+ * the map to hash, against 64 in hex).
+ */
+function keyDigest(apiKey: string): string {
+  return hash('sha256', apiKey, 'base64url');
 }
 
 /** A hex SHA-256 digest (any case) in base64url; a string that is not 64 hex digits is refused. */
@@ -89,12 +97,8 @@ function hexToBase64url(hex: string): string {
 export function apiKeyAuthenticator(
   entries: readonly ({ readonly apiKey: string; readonly account: Account } | { readonly apiKeyHash: string; readonly account: Account })[],
 ): Authenticate & { readonly size: number } {
-  // Keyed by the digest in base64url: 43 characters to encode and for the map to hash, against 64 in hex.
   const byHash = new Map<string, Account>();
-  for (const entry of entries) {
-    const key = 'apiKeyHash' in entry ? hexToBase64url(entry.apiKeyHash) : hash('sha256', entry.apiKey, 'base64url');
-    byHash.set(key, entry.account);
-  }
-  const authenticate = (apiKey: string): Account | null => byHash.get(hash('sha256', apiKey, 'base64url')) ?? null;
+  for (const entry of entries) byHash.set('apiKeyHash' in entry ? hexToBase64url(entry.apiKeyHash) : keyDigest(entry.apiKey), entry.account);
+  const authenticate = (apiKey: string): Account | null => byHash.get(keyDigest(apiKey)) ?? null;
   return Object.assign(authenticate, { size: byHash.size });
 }

@@ -9,6 +9,7 @@
  * @internal
  */
 import type { Account } from './accounts.js';
+import type { Tiergate } from './create-tiergate.js';
 
 /** @internal */
 export interface ServiceInternals {
@@ -27,9 +28,12 @@ export function registerInternals(service: object, internals: ServiceInternals):
   registry.set(service, internals);
 }
 
-/** @internal The internals of a service `createTiergate()` built, else `undefined`. */
-export function internalsOf(service: object): ServiceInternals | undefined {
-  return registry.get(service);
+/**
+ * @internal How the kernel and the guard authenticate with `tiergate`: its synchronous
+ * `authenticateNow()` when `createTiergate()` built it, else its public `authenticate()`.
+ */
+export function authenticatorOf(tiergate: Tiergate): ServiceInternals['authenticateNow'] {
+  return registry.get(tiergate)?.authenticateNow ?? ((authorization) => tiergate.authenticate(authorization));
 }
 
 /** @internal True for a promise or any other thenable (a host's function may answer either). */
