@@ -154,7 +154,7 @@ export {
 } from './service/create-tiergate.js';
 
 // http kernel
-export { createGuard, createHandler, errorResponse, type GuardOptions, type GuardResult, type KernelHandler, type KernelRequest, type KernelResponse } from './http/kernel.js';
+export { createGuard, createHandler, errorResponse, type Guard, type GuardOptions, type GuardResult, type KernelHandler, type KernelRequest, type KernelResponse } from './http/kernel.js';
 export { PAGE_CSP, PAGE_HEADERS } from './http/pages.js';
 export { openApiDocument } from './http/openapi.js';
 export { readBody } from './http/read-body.js';

@@ -15,6 +15,7 @@ import {
   createHandler,
   type GuardContext,
   type GuardOptions,
+  type GuardResult,
   type KernelResponse,
   type Tiergate,
 } from '@tiergate/core';
@@ -74,10 +75,10 @@ export function tiergateRouter(tiergate: Tiergate): express.Router {
   const handle = createHandler(tiergate);
   const router = express.Router();
   router.use((req: TiergateExpressRequest, res: ServerResponse, next: NextFunction) => {
-    void (async () => {
+    try {
       const url = req.url ?? '/';
       const queryAt = url.indexOf('?');
-      const response = await handle({
+      const response = handle.now({
         method: req.method ?? 'GET',
         path: req.path,
         query: queryAt === -1 ? '' : url.slice(queryAt + 1),
@@ -89,8 +90,12 @@ export function tiergateRouter(tiergate: Tiergate): express.Router {
         // a per-request closure capturing the response measurably raised GC time per request).
         response: res,
       });
-      send(res, response);
-    })().catch(next);
+      // Written at once when the kernel answered without waiting.
+      if (response instanceof Promise) response.then((answer) => send(res, answer)).catch(next);
+      else send(res, response);
+    } catch (err) {
+      next(err);
+    }
   });
   return router;
 }
@@ -110,12 +115,16 @@ export function tiergateRouter(tiergate: Tiergate): express.Router {
  */
 export function requireCapability(tiergate: Tiergate, action: string, options: GuardOptions = {}) {
   const guard = createGuard(tiergate, action, options);
+  const proceed = (req: IncomingMessage & { tiergate?: GuardContext }, res: ServerResponse, next: NextFunction, result: GuardResult): void => {
+    if (!result.ok) return send(res, result.response);
+    req.tiergate = result.context;
+    next();
+  };
   return (req: IncomingMessage & { tiergate?: GuardContext }, res: ServerResponse, next: NextFunction): void => {
-    guard(req.headers).then((result) => {
-      if (!result.ok) return send(res, result.response);
-      req.tiergate = result.context;
-      next();
-    }, next);
+    // Goes on at once when nothing had to be waited for (a synchronous authenticator, the memory store).
+    const result = guard.now(req.headers);
+    if (result instanceof Promise) result.then((settled) => proceed(req, res, next, settled), next);
+    else proceed(req, res, next, result);
   };
 }
 

@@ -1,6 +1,6 @@
 import http from 'node:http';
 import express from 'express';
-import type { Tiergate } from '@tiergate/core';
+import { memoryStore, type Tiergate } from '@tiergate/core';
 import { requireCapability, tiergateRouter } from '@tiergate/express';
 import { listenLocal, runAdapterConformance, type ConformanceServer } from '@tiergate/testing';
 
@@ -22,3 +22,8 @@ async function startExpressServer(tiergate: Tiergate, { prefix }: { prefix: stri
 }
 
 runAdapterConformance('express', startExpressServer);
+// Again with the memory store's methods on another object, which the service reaches through their promises as it
+// does PostgreSQL's and Redis's: the adapter's paths that wait (the memory store itself answers most requests at once).
+runAdapterConformance('express, a store answering through promises', startExpressServer, {
+  makeStore: async () => ({ store: { ...memoryStore() }, cleanup: async () => undefined }),
+});

@@ -8,7 +8,7 @@
  *
  * @packageDocumentation
  */
-import type { FastifyError, FastifyInstance, FastifyPluginAsync, FastifyReply, FastifyRequest, preHandlerAsyncHookHandler } from 'fastify';
+import type { FastifyError, FastifyInstance, FastifyPluginAsync, FastifyReply, FastifyRequest, HookHandlerDoneFunction, preHandlerHookHandler } from 'fastify';
 import fp from 'fastify-plugin';
 import {
   ERROR_STATUS,
@@ -18,6 +18,7 @@ import {
   type ErrorCode,
   type GuardContext,
   type GuardOptions,
+  type GuardResult,
   type KernelResponse,
   type Tiergate,
 } from '@tiergate/core';
@@ -29,7 +30,7 @@ declare module 'fastify' {
   }
   interface FastifyInstance {
     /** A preHandler that allows the request only if the caller's account may do `action` (see {@link requireCapability}). */
-    requireCapability(action: string, options?: GuardOptions): preHandlerAsyncHookHandler;
+    requireCapability(action: string, options?: GuardOptions): preHandlerHookHandler;
   }
 }
 
@@ -75,17 +76,23 @@ function send(reply: FastifyReply, response: KernelResponse): FastifyReply {
  *   account: request.tiergate?.account.id,
  * }));
  */
-export function requireCapability(tiergate: Tiergate, action: string, options: GuardOptions = {}): preHandlerAsyncHookHandler {
+export function requireCapability(tiergate: Tiergate, action: string, options: GuardOptions = {}): preHandlerHookHandler {
   const guard = createGuard(tiergate, action, options);
-  // Not an async function: the guard's own promise is the hook's (one promise less per request).
-  return function tiergateGuard(request: FastifyRequest, reply: FastifyReply) {
-    return guard(request.headers).then((result) => {
-      if (result.ok) {
-        request.tiergate = result.context;
-        return undefined;
-      }
-      return send(reply, result.response);
-    });
+  const proceed = (request: FastifyRequest, reply: FastifyReply, done: HookHandlerDoneFunction, result: GuardResult): void => {
+    if (!result.ok) {
+      // Answered here: the route's handler does not run (and `done` is not called).
+      send(reply, result.response);
+      return;
+    }
+    request.tiergate = result.context;
+    done();
+  };
+  // Callback style, not async: when nothing had to be waited for (a synchronous authenticator, the memory
+  // store), the request goes on to the handler at once, with no promise for Fastify to settle.
+  return function tiergateGuard(request: FastifyRequest, reply: FastifyReply, done: HookHandlerDoneFunction): void {
+    const result = guard.now(request.headers);
+    if (result instanceof Promise) result.then((settled) => proceed(request, reply, done, settled)).catch(done);
+    else proceed(request, reply, done, result);
   };
 }
 
@@ -107,13 +114,13 @@ function tiergateRoutes(tiergate: Tiergate): FastifyPluginAsync {
       if (code === 'INTERNAL_ERROR') tiergate.logger.error('request failed', { error: error.message });
       return send(reply, errorResponse(tiergate, code, ERROR_STATUS[code], tiergate.messages.errors[code] ?? code));
     });
-    routes.all('/*', async (request, reply) => {
+    routes.all('/*', (request, reply) => {
       const url = request.url;
       const queryAt = url.indexOf('?');
       const pathname = queryAt === -1 ? url : url.slice(0, queryAt);
       // Sliced from the raw URL rather than taken from params['*'], which is percent-decoded.
       const path = pathname.startsWith(prefix) ? pathname.slice(prefix.length) : `/${(request.params as { '*'?: string })['*'] ?? ''}`;
-      const response = await handle({
+      const response = handle.now({
         method: request.method,
         path: path.startsWith('/') ? path : `/${path}`,
         query: queryAt === -1 ? '' : url.slice(queryAt + 1),
@@ -124,7 +131,10 @@ function tiergateRoutes(tiergate: Tiergate): FastifyPluginAsync {
         // a per-request closure capturing the response measurably raised GC time per request).
         response: reply.raw,
       });
-      return send(reply, response);
+      // Written at once when the kernel answered without waiting (no promise for Fastify to settle).
+      if (response instanceof Promise) return response.then((answer) => send(reply, answer));
+      send(reply, response);
+      return undefined;
     });
   };
 }

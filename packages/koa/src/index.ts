@@ -15,6 +15,7 @@ import {
   createHandler,
   type GuardContext,
   type GuardOptions,
+  type GuardResult,
   type KernelResponse,
   type Tiergate,
 } from '@tiergate/core';
@@ -90,10 +91,11 @@ export function tiergateMiddleware(tiergate: Tiergate, options: TiergateMiddlewa
   const handle = createHandler(tiergate);
   const prefix = options.prefix.replace(/\/+$/, '');
   const under = `${prefix}/`;
-  return async function tiergateRoutes(ctx: TiergateKoaContext, next: Next): Promise<unknown> {
+  // Not an async function: when the kernel answers without waiting, the response is set before this returns.
+  return function tiergateRoutes(ctx: TiergateKoaContext, next: Next): Promise<unknown> | undefined {
     const path = ctx.path;
     if (path !== prefix && !path.startsWith(under)) return next();
-    const response = await handle({
+    const response = handle.now({
       method: ctx.method,
       path: path.slice(prefix.length) || '/',
       query: ctx.querystring,
@@ -105,7 +107,9 @@ export function tiergateMiddleware(tiergate: Tiergate, options: TiergateMiddlewa
       // a per-request closure capturing the response measurably raised GC time per request).
       response: ctx.res,
     });
-    return send(ctx, response);
+    if (response instanceof Promise) return response.then((answer) => send(ctx, answer));
+    send(ctx, response);
+    return undefined;
   };
 }
 
@@ -124,11 +128,18 @@ export function tiergateMiddleware(tiergate: Tiergate, options: TiergateMiddlewa
  */
 export function requireCapability(tiergate: Tiergate, action: string, options: GuardOptions = {}) {
   const guard = createGuard(tiergate, action, options);
-  return async function tiergateGuard(ctx: TiergateKoaGuardContext, next: Next): Promise<unknown> {
-    const result = await guard(ctx.headers);
-    if (!result.ok) return send(ctx, result.response);
+  const proceed = (ctx: TiergateKoaGuardContext, next: Next, result: GuardResult): Promise<unknown> | undefined => {
+    if (!result.ok) {
+      send(ctx, result.response);
+      return undefined;
+    }
     ctx.state.tiergate = result.context;
     return next();
+  };
+  // Not an async function: goes on at once when nothing had to be waited for (a synchronous authenticator, the memory store).
+  return function tiergateGuard(ctx: TiergateKoaGuardContext, next: Next): Promise<unknown> | undefined {
+    const result = guard.now(ctx.headers);
+    return result instanceof Promise ? result.then((settled) => proceed(ctx, next, settled)) : proceed(ctx, next, result);
   };
 }
 

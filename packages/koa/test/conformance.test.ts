@@ -1,6 +1,6 @@
 import http from 'node:http';
 import Koa from 'koa';
-import type { Tiergate } from '@tiergate/core';
+import { memoryStore, type Tiergate } from '@tiergate/core';
 import { requireCapability, tiergateMiddleware } from '@tiergate/koa';
 import { listenLocal, runAdapterConformance, type ConformanceServer } from '@tiergate/testing';
 
@@ -31,3 +31,8 @@ async function startKoaServer(tiergate: Tiergate, { prefix }: { prefix: string }
 }
 
 runAdapterConformance('koa', startKoaServer);
+// Again with the memory store's methods on another object, which the service reaches through their promises as it
+// does PostgreSQL's and Redis's: the adapter's paths that wait (the memory store itself answers most requests at once).
+runAdapterConformance('koa, a store answering through promises', startKoaServer, {
+  makeStore: async () => ({ store: { ...memoryStore() }, cleanup: async () => undefined }),
+});

@@ -16,7 +16,7 @@ import { ERROR_STATUS, TiergateError, isTiergateError } from '../errors.js';
 import { approvalQuerySchema, issuesOf, operatorDecisionFormSchema, type CapabilitiesResult } from '../schemas/wire.js';
 import type { Account } from '../service/accounts.js';
 import type { CheckResult, GuardContext, Tiergate } from '../service/create-tiergate.js';
-import { authenticatorOf, isThenable } from '../service/internals.js';
+import { authenticatorOf, capabilitiesOf, checkerOf, isThenable } from '../service/internals.js';
 import { openApiDocument } from './openapi.js';
 import { disconnectSignal, type ClosableResponse } from './disconnect-signal.js';
 import { readBody } from './read-body.js';
@@ -60,8 +60,22 @@ export interface KernelResponse {
   readonly body: string;
 }
 
-/** The kernel's request handler. */
-export type KernelHandler = (request: KernelRequest) => Promise<KernelResponse>;
+/**
+ * The kernel's request handler: call it with a request, write the response it resolves to.
+ *
+ * `now(request)` is the same handler for adapters that can write a response
+ * without waiting: it answers the response itself when nothing had to be waited
+ * for (an agent request on the memory store with a synchronous authenticator),
+ * else a promise of it — one microtask turn less per request than the promise
+ * of `handle(request)`. Errors of the request (bad input, a store that is
+ * down) are answered as responses by both; neither throws (an unexpected
+ * exception is a rejected promise).
+ */
+export interface KernelHandler {
+  (request: KernelRequest): Promise<KernelResponse>;
+  /** The response now when it is ready, else a promise of it (see {@link KernelHandler}). */
+  readonly now: (request: KernelRequest) => KernelResponse | Promise<KernelResponse>;
+}
 
 const JSON_HEADERS = Object.freeze({ 'content-type': 'application/json; charset=utf-8', 'cache-control': 'no-store', 'x-content-type-options': 'nosniff' });
 
@@ -245,24 +259,29 @@ export function createHandler(tiergate: Tiergate): KernelHandler {
   }
 
   const authenticate = authenticatorOf(tiergate);
+  const capabilitiesNow = capabilitiesOf(tiergate);
+
+  /** A route's work: its response, or a promise of it when it waits on something. */
+  type Work = (account: Account, request: KernelRequest) => KernelResponse | Promise<KernelResponse>;
 
   /**
    * Authenticates, then runs `work` with the account; every error becomes tiergate's JSON error. With a
-   * synchronous authenticator no promise is made before `work` runs (this runs on every agent request).
+   * synchronous authenticator and synchronous work (the memory store) no promise is made at all (this
+   * runs on every agent request).
    */
-  function withAccount(request: KernelRequest, work: (account: Account, request: KernelRequest) => Promise<KernelResponse>): Promise<KernelResponse> {
+  function withAccount(request: KernelRequest, work: Work): KernelResponse | Promise<KernelResponse> {
     let found: Account | null | PromiseLike<Account | null>;
     try {
       found = authenticate(request.headers.authorization);
     } catch (err) {
-      return Promise.resolve(jsonError(tiergate, err, request.path));
+      return jsonError(tiergate, err, request.path);
     }
-    if (found === null) return Promise.resolve(unauthorized(tiergate));
+    if (found === null) return unauthorized(tiergate);
     if (isThenable(found)) return authenticatedLater(request, found, work);
     return run(request, found, work);
   }
 
-  async function authenticatedLater(request: KernelRequest, found: PromiseLike<Account | null>, work: (account: Account, request: KernelRequest) => Promise<KernelResponse>): Promise<KernelResponse> {
+  async function authenticatedLater(request: KernelRequest, found: PromiseLike<Account | null>, work: Work): Promise<KernelResponse> {
     let account: Account | null;
     try {
       account = await found;
@@ -272,17 +291,23 @@ export function createHandler(tiergate: Tiergate): KernelHandler {
     return account === null ? unauthorized(tiergate) : run(request, account, work);
   }
 
-  async function run(request: KernelRequest, account: Account, work: (account: Account, request: KernelRequest) => Promise<KernelResponse>): Promise<KernelResponse> {
+  function run(request: KernelRequest, account: Account, work: Work): KernelResponse | Promise<KernelResponse> {
+    let response: KernelResponse | Promise<KernelResponse>;
     try {
-      return await work(account, request);
+      response = work(account, request);
     } catch (err) {
       return jsonError(tiergate, err, request.path);
     }
+    return isPromise(response) ? response.then(undefined, (err: unknown) => jsonError(tiergate, err, request.path)) : response;
   }
 
   // The routes' work, made once (not a closure per request).
-  async function capabilitiesWork(account: Account): Promise<KernelResponse> {
-    const result = await tiergate.capabilities(account);
+  function capabilitiesWork(account: Account): KernelResponse | Promise<KernelResponse> {
+    const result = capabilitiesNow(account);
+    return isThenable(result) ? Promise.resolve(result).then(capabilitiesResponse) : capabilitiesResponse(result);
+  }
+
+  function capabilitiesResponse(result: CapabilitiesResult): KernelResponse {
     let body = capabilitiesBodies.get(result);
     if (body === undefined) {
       body = success(200, result, capabilitiesNextSteps(result)).body;
@@ -429,14 +454,18 @@ export function createHandler(tiergate: Tiergate): KernelHandler {
 
   // Not an async function: the routes' own promises are returned as they are (an async function
   // returning a promise adopts it through two more microtask turns).
-  return function handle(request: KernelRequest): Promise<KernelResponse> {
+  function now(request: KernelRequest): KernelResponse | Promise<KernelResponse> {
     try {
-      const response = route(request);
-      return isPromise(response) ? response : Promise.resolve(response);
+      return route(request);
     } catch (err) {
       return Promise.reject(err);
     }
-  };
+  }
+  function handle(request: KernelRequest): Promise<KernelResponse> {
+    const response = now(request);
+    return isPromise(response) ? response : Promise.resolve(response);
+  }
+  return Object.assign(handle, { now });
 }
 
 /** Reads query parameters: the usual `?token=<JWT>` without building a `URLSearchParams`. */
@@ -476,6 +505,20 @@ function rateLimitHeaders(info: { limit: number; remaining: number; resetSeconds
 /** What an adapter's guard gets back: pass to the handler, or write this response. */
 export type GuardResult<A extends string = string> = { readonly ok: true; readonly context: GuardContext<A> } | { readonly ok: false; readonly response: KernelResponse };
 
+/**
+ * A guard made by {@link createGuard}: call it with the request's headers and
+ * act on the result it resolves to. `now(headers)` is the same guard for
+ * adapters that can go on without waiting: it answers the result itself when
+ * nothing had to be waited for (a synchronous authenticator, and the memory
+ * store taking the quota), else a promise of it. Neither throws nor rejects:
+ * every failure is a `{ ok: false, response }`.
+ */
+export interface Guard<A extends string = string> {
+  (headers: KernelRequest['headers']): Promise<GuardResult<A>>;
+  /** The result now when it is ready, else a promise of it (see {@link Guard}). */
+  readonly now: (headers: KernelRequest['headers']) => GuardResult<A> | Promise<GuardResult<A>>;
+}
+
 /** Options of a guard. */
 export interface GuardOptions {
   /** Units of a metered action to take atomically with the check (the quota check and increment are one step). */
@@ -488,16 +531,15 @@ export interface GuardOptions {
  * in `error.details` (429 with `Retry-After` for quota reasons); allowed → the
  * context for the host's handler (account, refund, capabilities, ability).
  */
-export function createGuard<A extends string>(tiergate: Tiergate, action: A, options: GuardOptions = {}) {
+export function createGuard<A extends string>(tiergate: Tiergate, action: A, options: GuardOptions = {}): Guard<A> {
   const authenticate = authenticatorOf(tiergate);
-  return async (headers: KernelRequest['headers']): Promise<GuardResult<A>> => {
+  const check = checkerOf(tiergate);
+  const where = `guard:${action}`;
+  const failed = (err: unknown): GuardResult<A> => ({ ok: false, response: jsonError(tiergate, err, where) });
+
+  function outcome(result: CheckResult<A>): GuardResult<A> {
+    if (result.allowed) return { ok: true, context: result };
     try {
-      // A synchronous authenticator is not awaited (one microtask turn less on every guarded request).
-      const found = authenticate(headers.authorization);
-      const account = isThenable(found) ? await found : found;
-      if (account === null) return { ok: false, response: unauthorized(tiergate) };
-      const result: CheckResult<A> = await tiergate.check(account, action, options);
-      if (result.allowed) return { ok: true, context: result };
       const retryAfter = result.resetsAt === undefined ? undefined : Math.max(1, Math.ceil((result.resetsAt - tiergate.clock.now()) / 1000));
       const details = {
         action: result.action,
@@ -508,7 +550,35 @@ export function createGuard<A extends string>(tiergate: Tiergate, action: A, opt
       const status = result.kind === 'quota' ? 429 : 403;
       return { ok: false, response: errorResponse(tiergate, result.reason, status, result.message, details, retryAfter === undefined ? undefined : { 'retry-after': String(retryAfter) }) };
     } catch (err) {
-      return { ok: false, response: jsonError(tiergate, err, `guard:${action}`) };
+      return failed(err);
     }
-  };
+  }
+
+  function checkAccount(account: Account | null): GuardResult<A> | Promise<GuardResult<A>> {
+    if (account === null) return { ok: false, response: unauthorized(tiergate) };
+    let result: CheckResult<A> | PromiseLike<CheckResult<A>>;
+    try {
+      result = check(account, action, options);
+    } catch (err) {
+      return failed(err);
+    }
+    return isThenable(result) ? Promise.resolve(result).then(outcome, failed) : outcome(result);
+  }
+
+  function now(headers: KernelRequest['headers']): GuardResult<A> | Promise<GuardResult<A>> {
+    let found: Account | null | PromiseLike<Account | null>;
+    try {
+      found = authenticate(headers.authorization);
+    } catch (err) {
+      return failed(err);
+    }
+    // A synchronous authenticator and store (apiKeyAuthenticator, the memory store): no promise at all.
+    return isThenable(found) ? Promise.resolve(found).then(checkAccount, failed) : checkAccount(found);
+  }
+
+  function guard(headers: KernelRequest['headers']): Promise<GuardResult<A>> {
+    const result = now(headers);
+    return isPromise(result) ? result : Promise.resolve(result);
+  }
+  return Object.assign(guard, { now });
 }

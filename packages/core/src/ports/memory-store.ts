@@ -19,6 +19,7 @@ import { MinHeap } from './min-heap.js';
 import { createWaiterRegistry } from './waiter-registry.js';
 import { rateLimiterFrom } from './rate-limit.js';
 import { checkTransitionBatch } from './transition-batch.js';
+import { registerSyncStore } from './sync-store.js';
 import type {
   ApprovalTransitionInput,
   AuditEntry,
@@ -26,8 +27,10 @@ import type {
   EndpointHealth,
   NotificationRecord,
   OutboxMessage,
+  QuotaResult,
   Store,
   TransitionResult,
+  AccountStateRead,
 } from './store.js';
 
 /** Options of {@link memoryStore}. */
@@ -181,7 +184,40 @@ export function memoryStore(options: MemoryStoreOptions = {}): Store & Required<
     return { ok: true, approval: next };
   }
 
-  return {
+  /** Atomic in this process: nothing awaits between the check and the increment. */
+  function consumeQuota({ accountId, action, amount, windows }: Parameters<Store['consumeQuota']>[0]): QuotaResult {
+    const found: (Counter | undefined)[] = [];
+    const used: number[] = [];
+    let exceeded = -1;
+    for (let i = 0; i < windows.length; i += 1) {
+      const w = windows[i] as (typeof windows)[number];
+      const c = counters.get(accountId, action, w.key);
+      found.push(c);
+      used.push(c === undefined ? 0 : c.value);
+      if (exceeded === -1 && (used[i] as number) + amount > w.limit) exceeded = i;
+    }
+    if (exceeded !== -1) return { ok: false, used, exceeded };
+    for (let i = 0; i < windows.length; i += 1) {
+      const w = windows[i] as (typeof windows)[number];
+      const value = (used[i] as number) + amount;
+      // (Looked up again only when absent, in case two windows share a key.)
+      const existing = found[i] ?? counters.get(accountId, action, w.key);
+      used[i] = value;
+      if (existing === undefined) purgeIndex.push(w.expiresAt, `c:${counters.add(accountId, action, w.key, value, w.expiresAt)}`);
+      else existing.value = value;
+    }
+    return { ok: true, used };
+  }
+
+  function readAccountState(accountId: string, actions: readonly string[], [dayKey, monthKey]: readonly [string, string]): AccountStateRead {
+    const usage: Record<string, readonly [number, number]> = {};
+    for (const action of actions) {
+      usage[action] = [counters.get(accountId, action, dayKey)?.value ?? 0, counters.get(accountId, action, monthKey)?.value ?? 0];
+    }
+    return { usage, health: health.get(accountId) ?? HEALTHY };
+  }
+
+  const store: ReturnType<typeof memoryStore> = {
     kind: 'memory',
 
     size: () => ({
@@ -277,28 +313,8 @@ export function memoryStore(options: MemoryStoreOptions = {}): Store & Required<
       return (outboxBySubject.get(subjectId) ?? []).map((id) => publicMessage(outbox.get(id) as Leased));
     },
 
-    async consumeQuota({ accountId, action, amount, windows }) {
-      const found: (Counter | undefined)[] = [];
-      const used: number[] = [];
-      let exceeded = -1;
-      for (let i = 0; i < windows.length; i += 1) {
-        const w = windows[i] as (typeof windows)[number];
-        const c = counters.get(accountId, action, w.key);
-        found.push(c);
-        used.push(c === undefined ? 0 : c.value);
-        if (exceeded === -1 && (used[i] as number) + amount > w.limit) exceeded = i;
-      }
-      if (exceeded !== -1) return { ok: false, used, exceeded };
-      for (let i = 0; i < windows.length; i += 1) {
-        const w = windows[i] as (typeof windows)[number];
-        const value = (used[i] as number) + amount;
-        // (Looked up again only when absent, in case two windows share a key.)
-        const existing = found[i] ?? counters.get(accountId, action, w.key);
-        used[i] = value;
-        if (existing === undefined) purgeIndex.push(w.expiresAt, `c:${counters.add(accountId, action, w.key, value, w.expiresAt)}`);
-        else existing.value = value;
-      }
-      return { ok: true, used };
+    async consumeQuota(input) {
+      return consumeQuota(input);
     },
 
     async refundQuota({ accountId, action, amount, windowKeys }) {
@@ -308,12 +324,8 @@ export function memoryStore(options: MemoryStoreOptions = {}): Store & Required<
       }
     },
 
-    async readAccountState(accountId, actions, [dayKey, monthKey]) {
-      const usage: Record<string, readonly [number, number]> = {};
-      for (const action of actions) {
-        usage[action] = [counters.get(accountId, action, dayKey)?.value ?? 0, counters.get(accountId, action, monthKey)?.value ?? 0];
-      }
-      return { usage, health: health.get(accountId) ?? HEALTHY };
+    async readAccountState(accountId, actions, windowKeys) {
+      return readAccountState(accountId, actions, windowKeys);
     },
 
     async recordDelivery(accountId, outcome, url, threshold) {
@@ -355,4 +367,7 @@ export function memoryStore(options: MemoryStoreOptions = {}): Store & Required<
       return evict(now, limit * 4);
     },
   };
+  // The service reads and consumes without a promise (see SyncStore).
+  registerSyncStore(store, { readAccountState, consumeQuota });
+  return store;
 }

@@ -17,12 +17,12 @@ import { abilityFromCapabilities, type TiergateAbility } from '../policy/ability
 import { checkAction, computeCapabilities, type AccountState, type Capabilities, type CannotEntry, type Decision, type Usage } from '../policy/capabilities.js';
 import { mergeCatalog, reasonMessages, type MessageCatalog } from '../policy/messages.js';
 import { suggestionKinds } from '../policy/suggestions.js';
-import { defaultTiers, type ReasonKind, type TierTable } from '../policy/tiers.js';
+import { defaultTiers, type ReasonKind, type ResolvedGrant, type TierTable } from '../policy/tiers.js';
 import { quotaWindows } from '../policy/windows.js';
 import { memoryStore } from '../ports/memory-store.js';
 import { transitionEach } from '../ports/transition-batch.js';
 import type { RateLimiter } from '../ports/rate-limit.js';
-import type { AccountSnapshot, AccountStateRead, ApprovalTransitionInput, AuditEntry, EndpointHealth, NotificationRecord, OutboxMessage, Store } from '../ports/store.js';
+import type { AccountSnapshot, AccountStateRead, ApprovalTransitionInput, AuditEntry, EndpointHealth, NotificationRecord, OutboxMessage, QuotaResult, Store } from '../ports/store.js';
 import {
   issuesOf,
   parseNotifyOperatorBody,
@@ -43,6 +43,7 @@ import { isWebhookSecret } from '../webhooks/signature.js';
 import { nodeHttpTransport } from '../webhooks/transport.js';
 import { bearerToken, type Account } from './accounts.js';
 import { isThenable, registerInternals } from './internals.js';
+import { syncStoreOf } from '../ports/sync-store.js';
 import { createDispatcher, type DeliveryReport } from './dispatcher.js';
 import { newId } from './ids.js';
 import { LinkCache } from './link-cache.js';
@@ -255,6 +256,16 @@ interface AccountRead {
  * The policy's view of an account: its tier, status and custom domains, `usage` and the webhook's health.
  * Built field by field (no spreads): it runs on every capabilities and guarded request.
  */
+/** What a check is about, carried through its steps. */
+interface Check<A extends string> {
+  readonly account: Account;
+  readonly action: A;
+  readonly amount: number;
+  readonly quotaReason: string | undefined;
+  readonly grant: ResolvedGrant | undefined;
+  readonly now: number;
+}
+
 function accountState(account: Account, usage: Usage | undefined, webhookHealthy: boolean): AccountState {
   const state: { -readonly [K in keyof AccountState]: AccountState[K] } = { tier: account.tier, webhookHealthy };
   if (account.status !== undefined) state.status = account.status;
@@ -308,6 +319,8 @@ export function createTiergate<TT extends TierTable = typeof defaultTiers>(optio
         });
 
   const links = new LinkCache(10_000, refreshMs);
+  // The memory store's reads without a promise (undefined for every other store).
+  const syncStore = syncStoreOf(store);
   const capabilitiesCache = new Map<string, { caps: Capabilities; result: CapabilitiesResult; validUntil: number; url: string }>();
   const meteredNames = table.metered.map((a) => a.name);
 
@@ -325,17 +338,18 @@ export function createTiergate<TT extends TierTable = typeof defaultTiers>(optio
 
   /**
    * The account as the policy sees it: the store's counts plus the host's own usage, and webhook health.
-   * Not an async function: one `then` on the store's promise instead of an async frame and an `await`
-   * (this runs on every capabilities request and every guarded one).
+   * Answered without a promise when the store reads synchronously (the memory store), else one `then`
+   * on the store's promise (this runs on every capabilities request and every guarded one).
    */
-  function readAccount(account: Account, now: number): Promise<AccountRead> {
-    let reading: Promise<AccountStateRead>;
+  function readAccount(account: Account, now: number): AccountRead | Promise<AccountRead> {
+    let reading: AccountStateRead | PromiseLike<AccountStateRead>;
     try {
       // (callStore inlined: no closure per request.)
-      reading = store.readAccountState(account.id, meteredNames, quotaWindows(now).keys);
+      reading = syncStore === undefined ? store.readAccountState(account.id, meteredNames, quotaWindows(now).keys) : syncStore.readAccountState(account.id, meteredNames, quotaWindows(now).keys);
     } catch (err) {
       return Promise.reject(asStoreFailure(err));
     }
+    if (!isThenable(reading)) return accountRead(account, reading);
     // Promise.resolve: a store may answer with any thenable (a native promise passes through as it is).
     return Promise.resolve(reading).then((read) => accountRead(account, read), throwAsStoreFailure);
   }
@@ -647,6 +661,113 @@ export function createTiergate<TT extends TierTable = typeof defaultTiers>(optio
     return out;
   }
 
+  /**
+   * `check()`, answered without a promise when nothing has to be waited for: an allowed action (its quota, if
+   * any, taken by a synchronous store: the memory store). Throws synchronously for a bad `consume`, action or tier.
+   */
+  function checkNow<A extends string>(account: Account, action: A, opts: { readonly consume?: number } = {}): CheckResult<A> | Promise<CheckResult<A>> {
+    const now = clock.now();
+    const amount = opts.consume ?? 0;
+    if (!Number.isInteger(amount) || amount < 0) throw new TiergateError('CONFIG_INVALID', 'consume must be a non-negative integer');
+    const meta = table.action(action);
+    if (meta === undefined) throw new TiergateError('CONFIG_INVALID', `Unknown action "${action}" (not in the tier table).`);
+    const tier = table.tier(account.tier);
+    if (tier === undefined) throw new TiergateError('CONFIG_INVALID', `Account tier "${account.tier}" is not in the tier table.`);
+    const check: Check<A> = { account, action, amount, quotaReason: meta.quotaReason, grant: tier.grants.get(action), now };
+    const needsRead = table.webhookHealth?.blocks.has(action) === true || (meta.quotaReason !== undefined && amount === 0);
+    // Without a store read, what the host said about the account (its own usage counts).
+    if (!needsRead) return decide(check, accountState(account, account.usage, account.webhookHealthy !== false));
+    const read = readAccount(account, now);
+    return isThenable(read) ? read.then((settled) => decide(check, settled.state)) : decide(check, read.state);
+  }
+
+  /** The decision on `state`; an allowed metered action then takes its quota in the store, atomically. */
+  function decide<A extends string>(check: Check<A>, state: AccountState): CheckResult<A> | Promise<CheckResult<A>> {
+    const { account, action, amount, grant, now } = check;
+    const decision = checkAction(table as TierTable<A>, state, action, now, Math.max(amount, 1));
+    if (!decision.allowed || amount === 0 || check.quotaReason === undefined || grant === undefined) return checked(check, decision, false);
+    const windows = quotaWindows(now);
+    const baseline = account.usage?.[action];
+    const input = {
+      accountId: account.id,
+      action,
+      amount,
+      windows: [
+        { key: windows.day.key, limit: grant.limits.day - (baseline?.day ?? 0), expiresAt: windows.day.resetsAt },
+        { key: windows.month.key, limit: grant.limits.month - (baseline?.month ?? 0), expiresAt: windows.month.resetsAt },
+      ],
+    };
+    let quota: QuotaResult | Promise<QuotaResult>;
+    try {
+      // (callStore inlined: no closure per guarded request.)
+      quota = syncStore === undefined ? store.consumeQuota(input) : syncStore.consumeQuota(input);
+    } catch (err) {
+      throw asStoreFailure(err);
+    }
+    if (isThenable(quota)) return Promise.resolve(quota).then((settled) => quotaTaken(check, decision, settled), throwAsStoreFailure);
+    return quotaTaken(check, decision, quota);
+  }
+
+  function quotaTaken<A extends string>(check: Check<A>, allowed: Decision<A>, quota: QuotaResult): CheckResult<A> | Promise<CheckResult<A>> {
+    if (quota.ok) return checked(check, allowed, true);
+    const { account, action, amount, now } = check;
+    const windows = quotaWindows(now);
+    const monthOver = (quota.used[1] ?? 0) + amount > (check.grant?.limits.month ?? 0) - (account.usage?.[action]?.month ?? 0);
+    return checked(check, { allowed: false, action, reason: check.quotaReason as never, kind: 'quota', resetsAt: monthOver ? windows.month.resetsAt : windows.day.resetsAt }, false);
+  }
+
+  /** The result of a check: a denial with its upgrade context (a promise: its link may be signed), or the guard's context. */
+  function checked<A extends string>(check: Check<A>, decision: Decision<A>, consumed: boolean): CheckResult<A> | Promise<CheckResult<A>> {
+    const { account, action, amount, now } = check;
+    if (!decision.allowed) return denied(account, decision, now);
+    let consumedWindows = consumed ? quotaWindows(now).keys : undefined;
+    let capsPromise: Promise<{ caps: Capabilities; result: CapabilitiesResult }> | undefined;
+    const loadCaps = () =>
+      (capsPromise ??= (async () => {
+        const t = clock.now();
+        const read = await readAccount(account, t);
+        const caps = computeCapabilities(table, read.state, t);
+        return { caps, result: await decorate(account, caps, t) };
+      })());
+    return {
+      allowed: true,
+      account,
+      decision,
+      consumed: consumed ? amount : 0,
+      refund: async () => {
+        if (consumedWindows === undefined) return;
+        const windowKeys = consumedWindows;
+        consumedWindows = undefined;
+        await callStore(() => store.refundQuota({ accountId: account.id, action, amount, windowKeys }));
+      },
+      capabilities: async () => (await loadCaps()).result,
+      ability: async () => abilityFromCapabilities((await loadCaps()).caps),
+    };
+  }
+
+  async function denied<A extends string>(account: Account, decision: Decision<A> & { allowed: false }, now: number): Promise<CheckResult<A>> {
+    const { action, reason } = decision;
+    const upgrade = await upgradeContextFor(account, { action, reason }, now);
+    return {
+      allowed: false,
+      account,
+      action,
+      reason,
+      kind: decision.kind,
+      resetsAt: decision.resetsAt,
+      upgradeContext: upgrade.context,
+      message: catalog.denied(action, reasonMessages(catalog, reason, action, table.reasons.get(reason)).summary),
+    };
+  }
+
+  /** `capabilities()`, answered without a promise when nothing has to be waited for (a synchronous store, links kept). */
+  function capabilitiesNow(account: Account): CapabilitiesResult | Promise<CapabilitiesResult> {
+    const now = clock.now();
+    const read = readAccount(account, now);
+    if (isThenable(read)) return read.then(({ state }) => decorate(account, computeCapabilities(table, state, now), now));
+    return decorate(account, computeCapabilities(table, read.state, now), now);
+  }
+
   function authenticateNow(authorization: string | readonly string[] | undefined): Account | null | Promise<Account | null> {
     const key = bearerToken(authorization);
     if (key === undefined) return null;
@@ -671,9 +792,7 @@ export function createTiergate<TT extends TierTable = typeof defaultTiers>(optio
     },
 
     async capabilities(account) {
-      const now = clock.now();
-      const { state } = await readAccount(account, now);
-      return decorate(account, computeCapabilities(table, state, now), now);
+      return capabilitiesNow(account);
     },
 
     async account(account) {
@@ -871,80 +990,8 @@ export function createTiergate<TT extends TierTable = typeof defaultTiers>(optio
       return approvalResult(approval);
     },
 
-    async check<A extends string>(account: Account, action: A, opts: { consume?: number } = {}): Promise<CheckResult<A>> {
-      const now = clock.now();
-      const amount = opts.consume ?? 0;
-      if (!Number.isInteger(amount) || amount < 0) throw new TiergateError('CONFIG_INVALID', 'consume must be a non-negative integer');
-      const meta = table.action(action);
-      if (meta === undefined) throw new TiergateError('CONFIG_INVALID', `Unknown action "${action}" (not in the tier table).`);
-      const tier = table.tier(account.tier);
-      if (tier === undefined) throw new TiergateError('CONFIG_INVALID', `Account tier "${account.tier}" is not in the tier table.`);
-      const grant = tier.grants.get(action);
-      const needsRead = table.webhookHealth?.blocks.has(action) === true || (meta.quotaReason !== undefined && amount === 0);
-      // Without a store read, what the host said about the account (its own usage counts).
-      const state = needsRead ? (await readAccount(account, now)).state : accountState(account, account.usage, account.webhookHealthy !== false);
-      let decision = checkAction(table as TierTable<A>, state, action, now, Math.max(amount, 1));
-      let consumedWindows: string[] = [];
-      if (decision.allowed && amount > 0 && meta.quotaReason !== undefined && grant !== undefined) {
-        const windows = quotaWindows(now);
-        const baseline = account.usage?.[action];
-        let quota: Awaited<ReturnType<Store['consumeQuota']>>;
-        try {
-          // (callStore inlined: no closure per guarded request.)
-          quota = await store.consumeQuota({
-            accountId: account.id,
-            action,
-            amount,
-            windows: [
-              { key: windows.day.key, limit: grant.limits.day - (baseline?.day ?? 0), expiresAt: windows.day.resetsAt },
-              { key: windows.month.key, limit: grant.limits.month - (baseline?.month ?? 0), expiresAt: windows.month.resetsAt },
-            ],
-          });
-        } catch (err) {
-          throw asStoreFailure(err);
-        }
-        if (quota.ok) consumedWindows = [windows.day.key, windows.month.key];
-        else {
-          const monthOver = (quota.used[1] ?? 0) + amount > grant.limits.month - (baseline?.month ?? 0);
-          decision = { allowed: false, action, reason: meta.quotaReason as never, kind: 'quota', resetsAt: monthOver ? windows.month.resetsAt : windows.day.resetsAt };
-        }
-      }
-      if (!decision.allowed) {
-        const upgrade = await upgradeContextFor(account, { action, reason: decision.reason }, now);
-        return {
-          allowed: false,
-          account,
-          action,
-          reason: decision.reason,
-          kind: decision.kind,
-          resetsAt: decision.resetsAt,
-          upgradeContext: upgrade.context,
-          message: catalog.denied(action, reasonMessages(catalog, decision.reason, action, table.reasons.get(decision.reason)).summary),
-        };
-      }
-      let capsPromise: Promise<{ caps: Capabilities; result: CapabilitiesResult }> | undefined;
-      const loadCaps = () =>
-        (capsPromise ??= (async () => {
-          const t = clock.now();
-          const read = await readAccount(account, t);
-          const caps = computeCapabilities(table, read.state, t);
-          return { caps, result: await decorate(account, caps, t) };
-        })());
-      const allowedDecision = decision;
-      return {
-        allowed: true,
-        account,
-        decision: allowedDecision,
-        consumed: consumedWindows.length > 0 ? amount : 0,
-        refund: async () => {
-          if (consumedWindows.length === 0) return;
-          const keys = consumedWindows;
-          consumedWindows = [];
-          await callStore(() => store.refundQuota({ accountId: account.id, action, amount, windowKeys: keys }));
-        },
-        capabilities: async () => (await loadCaps()).result,
-        ability: async () => abilityFromCapabilities((await loadCaps()).caps),
-      };
+    async check(account, action, opts = {}) {
+      return checkNow(account, action, opts);
     },
 
     async operatorView(token, choice) {
@@ -1122,6 +1169,6 @@ export function createTiergate<TT extends TierTable = typeof defaultTiers>(optio
     }
   }
 
-  registerInternals(service, { authenticateNow });
+  registerInternals(service, { authenticateNow, capabilitiesNow, checkNow });
   return service;
 }

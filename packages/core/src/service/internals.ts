@@ -9,7 +9,8 @@
  * @internal
  */
 import type { Account } from './accounts.js';
-import type { Tiergate } from './create-tiergate.js';
+import type { CheckResult, Tiergate } from './create-tiergate.js';
+import type { CapabilitiesResult } from '../schemas/wire.js';
 
 /** @internal */
 export interface ServiceInternals {
@@ -19,6 +20,13 @@ export interface ServiceInternals {
    * May throw synchronously what the host's function throws.
    */
   authenticateNow(authorization: string | readonly string[] | undefined): Account | null | Promise<Account | null>;
+  /** `Tiergate.capabilities()`, answered without a promise when the store reads synchronously and the links are kept. */
+  capabilitiesNow(account: Account): CapabilitiesResult | Promise<CapabilitiesResult>;
+  /**
+   * `Tiergate.check()`, answered without a promise when the action is allowed and its quota (if any) was
+   * taken by a synchronous store. Throws synchronously what `check()` rejects with for a bad argument.
+   */
+  checkNow<A extends string>(account: Account, action: A, options?: { readonly consume?: number }): CheckResult<A> | Promise<CheckResult<A>>;
 }
 
 const registry = new WeakMap<object, ServiceInternals>();
@@ -34,6 +42,16 @@ export function registerInternals(service: object, internals: ServiceInternals):
  */
 export function authenticatorOf(tiergate: Tiergate): ServiceInternals['authenticateNow'] {
   return registry.get(tiergate)?.authenticateNow ?? ((authorization) => tiergate.authenticate(authorization));
+}
+
+/** @internal How the kernel gets an account's capabilities: `capabilitiesNow()` when `createTiergate()` built `tiergate`. */
+export function capabilitiesOf(tiergate: Tiergate): ServiceInternals['capabilitiesNow'] {
+  return registry.get(tiergate)?.capabilitiesNow ?? ((account) => tiergate.capabilities(account));
+}
+
+/** @internal How the guard checks an action: `checkNow()` when `createTiergate()` built `tiergate`. */
+export function checkerOf(tiergate: Tiergate): ServiceInternals['checkNow'] {
+  return registry.get(tiergate)?.checkNow ?? ((account, action, options) => tiergate.check(account, action, options));
 }
 
 /** @internal True for a promise or any other thenable (a host's function may answer either). */
