@@ -43,7 +43,7 @@ async function one(i) {
 if (route === 'guard-fastify') {
   const { default: Fastify } = await import('fastify');
   const app = Fastify({ logger: false });
-  await registerFastifyGuardRoutes(app, tiergate);
+  await registerFastifyGuardRoutes(app, tiergate, entries);
   await app.ready();
   const run = async (url, n) => {
     const start = process.hrtime.bigint();
@@ -53,7 +53,7 @@ if (route === 'guard-fastify') {
     }
     return Number(process.hrtime.bigint() - start) / 1e3 / n;
   };
-  const times = { '/send/bare': [], '/send/rate-limit': [], '/send/guard': [] };
+  const times = { '/send/bare': [], '/send/rate-limit': [], '/send/floor': [], '/send/guard': [] };
   for (const url of Object.keys(times)) await run(url, 5000);
   for (let k = 0; k < 7; k++) for (const url of Object.keys(times)) times[url].push(await run(url, N));
   for (const [url, t] of Object.entries(times)) console.log(`${url}: ${t.sort((a, b) => a - b)[3].toFixed(2)} µs per request through app.inject() (median of 7)`);

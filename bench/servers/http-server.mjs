@@ -203,7 +203,7 @@ async function contractFloor(store, publicUrl, entries, keep) {
   };
 }
 
-async function buildFastify(tiergate, floor, direct) {
+async function buildFastify(tiergate, floor, direct, entries) {
   const { default: Fastify } = await import('fastify');
   const { tiergatePlugin } = await import('@tiergate/fastify');
   const app = Fastify({ logger: false });
@@ -217,7 +217,7 @@ async function buildFastify(tiergate, floor, direct) {
   app.post('/bench/post-large', async (request, reply) => reply.code(201).send(bareCreatedLarge(request.body)));
   app.post('/bench/notify-direct', async (request, reply) => reply.code(201).send(await direct(request.headers.authorization, request.body)));
   app.post('/bench/post-floor', async (request, reply) => reply.code(201).send(await floor(request.headers.authorization, request.body)));
-  if (mode === 'guard') await registerFastifyGuardRoutes(app, tiergate);
+  if (mode === 'guard') await registerFastifyGuardRoutes(app, tiergate, entries);
   else await app.register(tiergatePlugin, { tiergate });
   await app.ready();
   return app.server;
@@ -312,7 +312,7 @@ async function main() {
   const byKey = new Map(entries.map((e) => [`Bearer ${e.apiKey}`, e.account]));
   const direct = async (authorization, body) => ({ result: await tiergate.notifyOperator(byKey.get(authorization), body), next_steps: [] });
   const floor = await contractFloor(opened.store, () => base, entries, opened.floorKeep);
-  const server = await build(tiergate, floor, direct);
+  const server = await build(tiergate, floor, direct, entries);
   await new Promise((resolve) => server.listen(0, '127.0.0.1', resolve));
   base = `http://127.0.0.1:${server.address().port}`;
   tiergate.start();

@@ -252,10 +252,6 @@ interface AccountRead {
   readonly counted: Readonly<Record<string, readonly [number, number]>>;
 }
 
-/**
- * The policy's view of an account: its tier, status and custom domains, `usage` and the webhook's health.
- * Built field by field (no spreads): it runs on every capabilities and guarded request.
- */
 /** What a check is about, carried through its steps. */
 interface Check<A extends string> {
   readonly account: Account;
@@ -266,6 +262,10 @@ interface Check<A extends string> {
   readonly now: number;
 }
 
+/**
+ * The policy's view of an account: its tier, status and custom domains, `usage` and the webhook's health.
+ * Built field by field (no spreads): it runs on every capabilities and guarded request.
+ */
 function accountState(account: Account, usage: Usage | undefined, webhookHealthy: boolean): AccountState {
   const state: { -readonly [K in keyof AccountState]: AccountState[K] } = { tier: account.tier, webhookHealthy };
   if (account.status !== undefined) state.status = account.status;
