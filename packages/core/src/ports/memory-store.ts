@@ -21,6 +21,7 @@ import { rateLimiterFrom } from './rate-limit.js';
 import { checkTransitionBatch } from './transition-batch.js';
 import { registerSyncStore } from './sync-store.js';
 import type {
+  AccountStateRead,
   ApprovalTransitionInput,
   AuditEntry,
   ClaimedMessage,
@@ -30,7 +31,6 @@ import type {
   QuotaResult,
   Store,
   TransitionResult,
-  AccountStateRead,
 } from './store.js';
 
 /** Options of {@link memoryStore}. */
