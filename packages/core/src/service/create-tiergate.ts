@@ -43,7 +43,7 @@ import { isWebhookSecret } from '../webhooks/signature.js';
 import { nodeHttpTransport } from '../webhooks/transport.js';
 import { bearerToken, type Account } from './accounts.js';
 import { isThenable, registerInternals } from './internals.js';
-import { syncStoreOf } from '../ports/sync-store.js';
+import { syncStoreOf, type SyncStore } from '../ports/sync-store.js';
 import { createDispatcher, type DeliveryReport } from './dispatcher.js';
 import { newId } from './ids.js';
 import { LinkCache } from './link-cache.js';
@@ -319,8 +319,9 @@ export function createTiergate<TT extends TierTable = typeof defaultTiers>(optio
         });
 
   const links = new LinkCache(10_000, refreshMs);
-  // The memory store's reads without a promise (undefined for every other store).
-  const syncStore = syncStoreOf(store);
+  // The two reads of every capabilities and guarded request: the memory store's own, answered without a
+  // promise; every other store's, through its promises.
+  const counts: SyncStore | Pick<Store, 'readAccountState' | 'consumeQuota'> = syncStoreOf(store) ?? store;
   const capabilitiesCache = new Map<string, { caps: Capabilities; result: CapabilitiesResult; validUntil: number; url: string }>();
   const meteredNames = table.metered.map((a) => a.name);
 
@@ -345,7 +346,7 @@ export function createTiergate<TT extends TierTable = typeof defaultTiers>(optio
     let reading: AccountStateRead | PromiseLike<AccountStateRead>;
     try {
       // (callStore inlined: no closure per request.)
-      reading = syncStore === undefined ? store.readAccountState(account.id, meteredNames, quotaWindows(now).keys) : syncStore.readAccountState(account.id, meteredNames, quotaWindows(now).keys);
+      reading = counts.readAccountState(account.id, meteredNames, quotaWindows(now).keys);
     } catch (err) {
       return Promise.reject(asStoreFailure(err));
     }
@@ -700,7 +701,7 @@ export function createTiergate<TT extends TierTable = typeof defaultTiers>(optio
     let quota: QuotaResult | Promise<QuotaResult>;
     try {
       // (callStore inlined: no closure per guarded request.)
-      quota = syncStore === undefined ? store.consumeQuota(input) : syncStore.consumeQuota(input);
+      quota = counts.consumeQuota(input);
     } catch (err) {
       throw asStoreFailure(err);
     }
