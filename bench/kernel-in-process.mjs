@@ -2,6 +2,7 @@
 // The kernel alone, without HTTP: createHandler() called in a loop on a memory store,
 // one request at a time, to tell tiergate's own work from the framework and the system calls.
 //   node bench/kernel-in-process.mjs notify 50000      # POST /v1/notify-operator
+//   node bench/kernel-in-process.mjs notify-floor 50000   # the contract's floor of it (bench/servers/contract-floor.mjs), same body
 //   node bench/kernel-in-process.mjs caps 100000       # GET /v1/capabilities (free account)
 //   node bench/kernel-in-process.mjs page 100000       # GET /operator/action (64 notifications in turn)
 //   node bench/kernel-in-process.mjs guard 500000      # createGuard('send_messages', { consume: 1 }), as requireCapability runs it
@@ -9,6 +10,7 @@
 //                                                          # whole request lifecycle without sockets, alternating, medians of 7
 // Add --cpu-prof to profile it. Run `npm run build` first.
 import { apiKeyAuthenticator, createGuard, createHandler, createTiergate, defaultTiers, memoryStore } from '@tiergate/core';
+import { contractFloor } from './servers/contract-floor.mjs';
 import { GUARD_TIERS, SEND_BODY, registerFastifyGuardRoutes } from './servers/guard-routes.mjs';
 const route = process.argv[2] ?? 'notify';
 const N = Number(process.argv[3] ?? 50000);
@@ -30,11 +32,19 @@ if (route === 'page') {
     pages.push(new URL(result.operator_action_url).search.slice(1));
   }
 }
+// The floor, with its answer serialised as the kernel serialises tiergate's (the HTTP framework's part is not here).
+const kept = new Map();
+const floor = route === 'notify-floor' ? await contractFloor(memoryStore(), () => 'http://127.0.0.1:3000', entries, (id, record) => void kept.set(id, record)) : undefined;
 async function one(i) {
   const headers = { authorization: `Bearer ${entries[i % 64].apiKey}`, 'content-type': 'application/json', host: '127.0.0.1:3000' };
   if (route === 'guard') {
     const result = await guard(headers);
     return result.ok ? { status: 200 } : result.response;
+  }
+  if (route === 'notify-floor') {
+    const body = JSON.stringify(await floor(headers.authorization, JSON.parse(BODY.toString())));
+    if (kept.size > 100_000) kept.clear();
+    return { status: 201, body };
   }
   if (route === 'notify') return handle({ method: 'POST', path: '/v1/notify-operator', query: '', headers, body: (async function* () { yield BODY; })() });
   if (route === 'page') return handle({ method: 'GET', path: '/operator/action', query: pages[i % 64], headers: { host: '127.0.0.1:3000', accept: 'text/html' } });

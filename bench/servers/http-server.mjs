@@ -19,6 +19,7 @@ import {
 } from '@tiergate/core';
 import { GUARD_TIERS, registerFastifyGuardRoutes, sent, sentBy } from './guard-routes.mjs';
 import { sleepsSoFar } from '../lib/sleeps.mjs';
+import { contractFloor } from './contract-floor.mjs';
 
 const config = JSON.parse(process.env.BENCH_SERVER ?? '{}');
 
@@ -144,65 +145,6 @@ function readJson(req) {
 const bareCreated = (body) => ({ result: { received: true, issue_length: typeof body?.issue === 'string' ? body.issue.length : 0 }, next_steps: [] });
 /** A bare POST answer as large as notify-operator's (~1.35 KB: the operator link twice, the label, id and steps). */
 const bareCreatedLarge = (body) => ({ ...bareCreated(body), result: { ...bareCreated(body).result, padding: 'x'.repeat(1290) } });
-const NOTIFY_NEXT_STEPS = [
-  'Share operator_action_url with your operator via Slack, email, or UI',
-  'Use agent_script as a ready-made message template',
-  'Link is valid for 7 days',
-  'Operator can view issue details and take action without logging in',
-];
-
-/**
- * The floor of notify-operator on a store: the bare POST plus what the wire contract and DESIGN
- * require of any implementation, written directly on node:crypto, zod, rate-limiter-flexible (the
- * store's limiter, on the store's backend) and the store's own client, with none of tiergate's code:
- * find the account by its API key's SHA-256, validate the body (zod), take one rate-limit point, seal
- * the context (AES-256-GCM, DESIGN security rule 5), sign one operator link (an HS256 JWT with the
- * claims rule 3 pins), keep the record with one write (`keep`: a Map in memory, an INSERT, a SET) and
- * answer the same fields (the same size).
- */
-async function contractFloor(store, publicUrl, entries, keep) {
-  const { z } = await import('zod');
-  const { createCipheriv, createHmac, createSecretKey, hash, randomBytes } = await import('node:crypto');
-  // API keys are kept as SHA-256 digests, as apiKeyAuthenticator keeps them.
-  const accountsByDigest = new Map(entries.map((e) => [hash('sha256', e.apiKey, 'hex'), e.account]));
-  const schema = z.object({ issue: z.string().min(1).max(2000), action_label: z.string().max(80).optional(), context: z.record(z.string(), z.unknown()).optional() });
-  const limiter = store.rateLimiter({ keyPrefix: 'bench-floor', points: 1_000_000_000, durationSeconds: 3600 });
-  const linkKey = createSecretKey(Buffer.alloc(32, 7));
-  const contextKey = createSecretKey(Buffer.alloc(32, 9));
-  const b64 = (value) => Buffer.from(JSON.stringify(value)).toString('base64url');
-  const jwtHeader = b64({ alg: 'HS256', kid: 'k1', typ: 'tiergate-operator+jwt' });
-  let n = 0;
-  return async (authorization, body) => {
-    const account = typeof authorization === 'string' && authorization.startsWith('Bearer ') ? accountsByDigest.get(hash('sha256', authorization.slice(7), 'hex')) : undefined;
-    if (account === undefined) throw new Error('bench floor: unknown key');
-    const input = schema.parse(body);
-    const outcome = await limiter.consume(account.id);
-    if (!outcome.allowed) throw new Error('bench floor: rate limited');
-    n += 1;
-    const id = `not_${process.pid}_${n}_${randomBytes(8).toString('base64url')}`;
-    const now = Date.now();
-    const iv = randomBytes(12);
-    const cipher = createCipheriv('aes-256-gcm', contextKey, iv, { authTagLength: 16 });
-    cipher.setAAD(Buffer.from(id));
-    const sealed = `${iv.toString('base64url')}.${Buffer.concat([cipher.update(JSON.stringify(input.context ?? null)), cipher.final()]).toString('base64url')}.${cipher.getAuthTag().toString('base64url')}`;
-    const claims = `${jwtHeader}.${b64({ iss: publicUrl(), aud: 'tiergate:operator_action', sub: account.id, jti: `lnk_${randomBytes(12).toString('base64url')}`, iat: Math.floor(now / 1000), exp: Math.floor(now / 1000) + 604800, nid: id })}`;
-    const url = `${publicUrl()}/operator/action?token=${claims}.${createHmac('sha256', linkKey).update(claims).digest('base64url')}`;
-    const expiresAt = now + 604_800_000;
-    await keep(id, { id, accountId: account.id, issue: input.issue, actionLabel: input.action_label ?? null, sealedContext: sealed, createdAt: now, expiresAt });
-    return {
-      result: {
-        operator_action_url: url,
-        operator_action_label: input.action_label ?? 'Open',
-        agent_script: `Tell your operator: ${input.issue} Here's a direct action link: ${url}`,
-        notification_id: id,
-        expires_at: new Date(expiresAt).toISOString(),
-      },
-      // The seed's wording (notify-operator), so the answer has the same size.
-      next_steps: NOTIFY_NEXT_STEPS,
-    };
-  };
-}
-
 async function buildFastify(tiergate, floor, direct, entries) {
   const { default: Fastify } = await import('fastify');
   const { tiergatePlugin } = await import('@tiergate/fastify');

@@ -1,5 +1,7 @@
 import { describe, expect, it } from 'vitest';
-import { createKeyring, isTiergateError, openContext, sealContext } from '@tiergate/core';
+import { createKeyring, isTiergateError, openContext, sealContext, type Keyring } from '@tiergate/core';
+// Internal (not exported): the synchronous form the service uses on every notify-operator.
+import { sealContextNow } from '../src/tokens/context-crypto.js';
 
 const keyring = createKeyring({ secrets: ['k'.repeat(32)] });
 
@@ -86,5 +88,49 @@ describe('context encryption at rest', () => {
       const flipped = sealed.slice(0, tagAt) + (sealed[tagAt] === 'A' ? 'B' : 'A') + sealed.slice(tagAt + 1);
       expect(await codeOf(openContext(keyring, flipped, 'not_r4'))).toBe('CONTEXT_UNAVAILABLE');
     });
+  });
+});
+
+describe('sealContextNow (internal: the service seals on its own turn once the keys are imported)', () => {
+  const context = { customer_id: 'cus_1', text: 'héllo ✓' };
+
+  it('answers a promise before the keys are imported, a string after; both open as sealContext output does', async () => {
+    const fresh = createKeyring({ secrets: ['f'.repeat(32)] });
+    const early = sealContextNow(fresh, context, 'not_s1');
+    expect(early).toBeInstanceOf(Promise);
+    await fresh.ready();
+    const now = sealContextNow(fresh, context, 'not_s2');
+    expect(typeof now).toBe('string');
+    expect(await openContext(fresh, await early, 'not_s1')).toEqual(context);
+    expect(await openContext(fresh, now as string, 'not_s2')).toEqual(context);
+    // The same stored form (protected header with the key id first) as the public function writes.
+    const sealed = await sealContext(fresh, context, 'not_s3');
+    expect((now as string).split('.')[0]).toBe(sealed.split('.')[0]);
+    expect(now).not.toBe(sealed);
+  });
+
+  it('a keyring it did not build is used through its promises; a missing key rejects, never throws', async () => {
+    await keyring.ready();
+    const wrapped: Keyring = { ...keyring };
+    const viaPromises = sealContextNow(wrapped, context, 'not_s4');
+    expect(viaPromises).toBeInstanceOf(Promise);
+    expect(await openContext(keyring, await viaPromises, 'not_s4')).toEqual(context);
+    const keyless: Keyring = { ...keyring, contextKey: async () => undefined };
+    let outcome: string | Promise<string> | undefined;
+    expect(() => {
+      outcome = sealContextNow(keyless, context, 'not_s5');
+    }).not.toThrow();
+    expect(await codeOf(outcome as Promise<string>)).toBe('CONFIG_INVALID');
+  });
+
+  it('a value JSON cannot serialise is a rejected promise on the synchronous path too, never a throw', async () => {
+    await keyring.ready();
+    const cyclic: Record<string, unknown> = {};
+    cyclic.self = cyclic;
+    let outcome: string | Promise<string> | undefined;
+    expect(() => {
+      outcome = sealContextNow(keyring, cyclic, 'not_s6');
+    }).not.toThrow();
+    await expect(outcome).rejects.toThrow(TypeError);
   });
 });

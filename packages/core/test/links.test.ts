@@ -1,6 +1,8 @@
 import { generateKeyPair, SignJWT } from 'jose';
 import { describe, expect, it } from 'vitest';
 import { createKeyring, isTiergateError, LINK_CLOCK_TOLERANCE_SECONDS, signLink, verifyLink, type Keyring } from '@tiergate/core';
+// Internal (not exported): the synchronous form the service signs with.
+import { signLinkNow } from '../src/tokens/links.js';
 
 const SECRET_A = 'a'.repeat(32);
 const SECRET_B = 'b'.repeat(40);
@@ -178,6 +180,44 @@ describe('signLink / verifyLink', () => {
       expect(jwks.map((k) => k.crv)).toEqual(['Ed25519', 'Ed25519']);
       expect(jwks.every((k) => !('d' in k))).toBe(true);
     });
+  });
+});
+
+describe('signLinkNow (internal: the service signs on its own turn once the keys are imported)', () => {
+  const claims = { purpose: 'operator_action', accountId: 'acc_1', notificationId: 'not_1' } as const;
+
+  it('HS256: a promise before the keys are imported, the link itself after; both verify with the same claims', async () => {
+    const fresh = createKeyring({ secrets: [SECRET_B] });
+    const early = signLinkNow(claims, 600, opts(NOW, fresh));
+    expect(early).toBeInstanceOf(Promise);
+    await fresh.ready();
+    const now = signLinkNow(claims, 600, opts(NOW, fresh));
+    expect(now).not.toBeInstanceOf(Promise);
+    for (const link of [await early, now as Awaited<typeof early>]) {
+      expect(link.expiresAt).toBe((Math.floor(NOW / 1000) + 600) * 1000);
+      const verified = await verifyLink(link.token, 'operator_action', opts(NOW, fresh));
+      expect(verified).toMatchObject({ accountId: 'acc_1', notificationId: 'not_1', linkId: link.linkId });
+    }
+    // The same header and claim layout as signLink's (only jti differs).
+    const plain = await signLink(claims, 600, opts(NOW, fresh));
+    const { token } = now as Awaited<typeof early>;
+    expect(token.split('.')[0]).toBe(plain.token.split('.')[0]);
+    expect(Object.keys(JSON.parse(Buffer.from(token.split('.')[1] as string, 'base64url').toString()))).toEqual(
+      Object.keys(JSON.parse(Buffer.from(plain.token.split('.')[1] as string, 'base64url').toString())),
+    );
+  });
+
+  it('EdDSA and a keyring it did not build go through promises, and verify', async () => {
+    const ed = createKeyring({ secrets: [SECRET_A], linkAlgorithm: 'EdDSA' });
+    await ed.ready();
+    const signed = signLinkNow(claims, 600, opts(NOW, ed));
+    expect(signed).toBeInstanceOf(Promise);
+    expect((await verifyLink((await signed).token, 'operator_action', opts(NOW, ed))).notificationId).toBe('not_1');
+    await keyring.ready();
+    const wrapped: Keyring = { ...keyring };
+    const viaPromises = signLinkNow(claims, 600, opts(NOW, wrapped));
+    expect(viaPromises).toBeInstanceOf(Promise);
+    expect((await verifyLink((await viaPromises).token, 'operator_action', opts())).accountId).toBe('acc_1');
   });
 });
 

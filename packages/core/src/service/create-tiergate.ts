@@ -35,9 +35,9 @@ import {
   type UpgradeContext,
   type UpgradeLinkResult,
 } from '../schemas/wire.js';
-import { openContext, sealContext } from '../tokens/context-crypto.js';
+import { openContext, sealContextNow } from '../tokens/context-crypto.js';
 import { createKeyring, type Keyring, type SecretInput } from '../tokens/keyring.js';
-import { signLink, verifyLink, type LinkClaims, type LinkClaimsInput } from '../tokens/links.js';
+import { signLink, signLinkNow, verifyLink, type LinkClaims, type LinkClaimsInput, type SignedLink } from '../tokens/links.js';
 import { checkCallbackUrl, isPublicAddress, type LookupAll } from '../webhooks/address.js';
 import { isWebhookSecret } from '../webhooks/signature.js';
 import { nodeHttpTransport } from '../webhooks/transport.js';
@@ -245,6 +245,13 @@ function throwAsStoreFailure(err: unknown): never {
 }
 
 /** An account as {@link accountState} sees it, with what the store read. */
+/** A signed link as the service hands it out. */
+interface IssuedLink {
+  readonly url: string;
+  readonly expiresAt: number;
+  readonly linkId: string;
+}
+
 interface AccountRead {
   readonly state: AccountState;
   readonly health: EndpointHealth;
@@ -390,8 +397,17 @@ export function createTiergate<TT extends TierTable = typeof defaultTiers>(optio
 
   // ---------------------------------------------------------------------- links
 
-  async function issueLink(claims: LinkClaimsInput, ttlSeconds: number, now: number): Promise<{ url: string; expiresAt: number; linkId: string }> {
-    const { token, expiresAt, linkId } = await signLink(claims, ttlSeconds, linkOptions(now));
+  async function issueLink(claims: LinkClaimsInput, ttlSeconds: number, now: number): Promise<IssuedLink> {
+    return linkFrom(claims, await signLink(claims, ttlSeconds, linkOptions(now)));
+  }
+
+  /** {@link issueLink} without a promise when the link is signed on this turn (HS256, keys imported). */
+  function issueLinkNow(claims: LinkClaimsInput, ttlSeconds: number, now: number): IssuedLink | Promise<IssuedLink> {
+    const signed = signLinkNow(claims, ttlSeconds, linkOptions(now));
+    return isThenable(signed) ? signed.then((link) => linkFrom(claims, link)) : linkFrom(claims, signed);
+  }
+
+  function linkFrom(claims: LinkClaimsInput, { token, expiresAt, linkId }: SignedLink): IssuedLink {
     const path = claims.purpose === 'upgrade' ? '/upgrade' : '/operator/action';
     return { url: `${publicUrl()}${path}?token=${token}`, expiresAt, linkId };
   }
@@ -900,15 +916,18 @@ export function createTiergate<TT extends TierTable = typeof defaultTiers>(optio
         const approvalId = input.type === 'approval_request' ? newId('apr_') : null;
         const ttlSeconds = input.type === 'approval_request' && input.expiresIn !== undefined ? input.expiresIn : linkTtl;
         const actionLabel = input.actionLabel ?? catalog.defaultActionLabel;
-        const [link, sealedContext, sealedSecret] = await Promise.all([
-          issueLink(
-            { purpose: 'operator_action', accountId: account.id, notificationId, ...(approvalId === null ? {} : { approvalId }) },
-            ttlSeconds,
-            now,
-          ),
-          input.context === undefined ? null : sealContext(keyring, input.context, notificationId),
-          approvalId !== null && callbackUrl !== null ? sealContext(keyring, account.webhookSecret, `${approvalId}#webhook-secret`) : null,
-        ]);
+        // Signed and sealed on this turn once the keyring's keys are imported (no promise to wait for).
+        const linkNow = issueLinkNow(
+          { purpose: 'operator_action', accountId: account.id, notificationId, ...(approvalId === null ? {} : { approvalId }) },
+          ttlSeconds,
+          now,
+        );
+        const contextNow = input.context === undefined ? null : sealContextNow(keyring, input.context, notificationId);
+        const secretNow = approvalId !== null && callbackUrl !== null ? sealContextNow(keyring, account.webhookSecret, `${approvalId}#webhook-secret`) : null;
+        const [link, sealedContext, sealedSecret] =
+          isThenable(linkNow) || isThenable(contextNow) || isThenable(secretNow)
+            ? await Promise.all([linkNow, contextNow, secretNow])
+            : [linkNow, contextNow, secretNow];
         const expiresAt = link.expiresAt;
         const purgeAt = expiresAt + retentionMs;
         const snapshot = snapshotOf(account);
@@ -945,7 +964,7 @@ export function createTiergate<TT extends TierTable = typeof defaultTiers>(optio
                 purgeAt,
               }
             : undefined;
-        const outbox = await dispatcher.notifierMessages(account, notification, approval, now, purgeAt);
+        const outbox = notifiers === undefined ? [] : await dispatcher.notifierMessages(account, notification, approval, now, purgeAt);
         await callStore(() =>
           store.createNotification({
             notification,

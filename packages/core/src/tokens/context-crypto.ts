@@ -19,9 +19,9 @@
  * still gets a freshly parsed value. Nothing decrypted is ever
  * written back to the store.
  */
-import { createCipheriv, createDecipheriv } from 'node:crypto';
+import { createCipheriv, createDecipheriv, type KeyObject } from 'node:crypto';
 import { TiergateError } from '../errors.js';
-import type { Keyring } from './keyring.js';
+import { keysNow, type Keyring } from './keyring.js';
 import { randomBuffer } from './random-id.js';
 
 const decoder = new TextDecoder('utf-8', { fatal: true });
@@ -55,7 +55,24 @@ function additionalData(header: string, recordId: string): Buffer {
 
 /** Encrypts JSON-serialisable `value`, bound to `recordId`. */
 export async function sealContext(keyring: Keyring, value: unknown, recordId: string): Promise<string> {
-  const key = await keyring.contextKey();
+  return sealWith(await keyring.contextKey(), value, recordId);
+}
+
+/**
+ * @internal {@link sealContext}, answered without a promise once the keyring's keys are imported
+ * (AES-GCM runs on this turn either way); a promise before that. Never throws.
+ */
+export function sealContextNow(keyring: Keyring, value: unknown, recordId: string): string | Promise<string> {
+  const loaded = keysNow(keyring);
+  if (loaded === undefined) return sealContext(keyring, value, recordId);
+  try {
+    return sealWith(loaded.contextKey(), value, recordId);
+  } catch (err) {
+    return Promise.reject(err);
+  }
+}
+
+function sealWith(key: { readonly kid: string; readonly secret: KeyObject } | undefined, value: unknown, recordId: string): string {
   if (key === undefined) throw new TiergateError('CONFIG_INVALID', 'No context encryption key.');
   const header = protectedHeader(key.kid);
   const iv = randomBuffer(IV_BYTES);

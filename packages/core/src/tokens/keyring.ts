@@ -137,13 +137,23 @@ export function createKeyring(options: KeyringOptions): Keyring {
     }
   }
   let loading: Promise<void> | undefined;
-  const ready = (): Promise<void> => (loading ??= importAll());
+  const ready = (): Promise<void> =>
+    (loading ??= importAll().then(() => {
+      loadedKeys.set(keyring, {
+        linkSigningKey: (purpose) => linkKeys.get(`${purpose}:${currentKid}`) as LinkKey,
+        contextKey: () => {
+          const key = contextKeys.get(currentKid);
+          const secret = contextSecrets.get(currentKid);
+          return key === undefined || secret === undefined ? undefined : { kid: currentKid, key, secret };
+        },
+      });
+    }));
   // Start importing at once; failures surface on first use.
   ready().catch(() => undefined);
 
   const currentKid = kids[0] as string;
   const formTokens = new Map<string, string>();
-  return {
+  const keyring: Keyring = {
     linkAlgorithm: alg,
     currentKid,
     kids,
@@ -189,4 +199,23 @@ export function createKeyring(options: KeyringOptions): Keyring {
       return publicJwks;
     },
   };
+  return keyring;
+}
+
+/**
+ * @internal The current signing keys of a keyring that `createKeyring()` built, read without a
+ * promise once they are imported (`undefined` before that, and for any other keyring): links and
+ * contexts are then signed and sealed on the caller's turn, without the microtask turns of
+ * `linkSigningKey()` / `contextKey()`.
+ */
+export interface LoadedKeys {
+  linkSigningKey(purpose: 'operator_action' | 'upgrade'): LinkKey;
+  contextKey(): { readonly kid: string; readonly key: CryptoKey; readonly secret: KeyObject } | undefined;
+}
+
+const loadedKeys = new WeakMap<Keyring, LoadedKeys>();
+
+/** @internal See {@link LoadedKeys}. */
+export function keysNow(keyring: Keyring): LoadedKeys | undefined {
+  return loadedKeys.get(keyring);
 }

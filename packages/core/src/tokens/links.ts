@@ -21,7 +21,7 @@ import { createHmac } from 'node:crypto';
 import { SignJWT, decodeProtectedHeader, errors as joseErrors, jwtVerify, type JWTPayload } from 'jose';
 import { TiergateError } from '../errors.js';
 import { randomId } from './random-id.js';
-import type { Keyring } from './keyring.js';
+import { keysNow, type Keyring, type LinkKey } from './keyring.js';
 
 /** What a link lets its bearer do. */
 export type LinkPurpose = 'operator_action' | 'upgrade';
@@ -86,13 +86,33 @@ function encodedHeader(alg: string, purpose: LinkPurpose, kid: string): string {
   return header;
 }
 
+/** A signed link: its token, its expiry (ms) and its id (`jti`). */
+export interface SignedLink {
+  readonly token: string;
+  readonly expiresAt: number;
+  readonly linkId: string;
+}
+
 /** Signs a link valid for `ttlSeconds`. Returns the token and its expiry (ms). */
-export async function signLink(
-  claims: LinkClaimsInput,
-  ttlSeconds: number,
-  { keyring, issuer, now }: LinkOptions,
-): Promise<{ readonly token: string; readonly expiresAt: number; readonly linkId: string }> {
-  const key = await keyring.linkSigningKey(claims.purpose);
+export async function signLink(claims: LinkClaimsInput, ttlSeconds: number, options: LinkOptions): Promise<SignedLink> {
+  return signWith(await options.keyring.linkSigningKey(claims.purpose), claims, ttlSeconds, options);
+}
+
+/**
+ * @internal {@link signLink}, answered without a promise when the keyring's keys are imported and
+ * links are HS256 (signed with `node:crypto` on this turn); a promise otherwise. Never throws.
+ */
+export function signLinkNow(claims: LinkClaimsInput, ttlSeconds: number, options: LinkOptions): SignedLink | Promise<SignedLink> {
+  const key = keysNow(options.keyring)?.linkSigningKey(claims.purpose);
+  if (key === undefined || key.hmacKey === undefined) return signLink(claims, ttlSeconds, options);
+  try {
+    return signWith(key, claims, ttlSeconds, options);
+  } catch (err) {
+    return Promise.reject(err);
+  }
+}
+
+function signWith(key: LinkKey, claims: LinkClaimsInput, ttlSeconds: number, { issuer, now }: LinkOptions): SignedLink | Promise<SignedLink> {
   const iat = Math.floor(now / 1000);
   const exp = iat + Math.floor(ttlSeconds);
   const linkId = randomId(12);
@@ -108,7 +128,7 @@ export async function signLink(
     const token = `${input}.${createHmac('sha256', key.hmacKey).update(input).digest('base64url')}`;
     return { token, expiresAt: exp * 1000, linkId };
   }
-  const token = await new SignJWT(payload)
+  return new SignJWT(payload)
     .setProtectedHeader({ alg: key.alg, typ: TYP[claims.purpose], kid: key.kid })
     .setIssuer(issuer)
     .setAudience(AUD[claims.purpose])
@@ -116,8 +136,8 @@ export async function signLink(
     .setJti(linkId)
     .setIssuedAt(iat)
     .setExpirationTime(exp)
-    .sign(key.signKey);
-  return { token, expiresAt: exp * 1000, linkId };
+    .sign(key.signKey)
+    .then((token) => ({ token, expiresAt: exp * 1000, linkId }));
 }
 
 function invalid(cause?: unknown): TiergateError<'LINK_INVALID'> {
