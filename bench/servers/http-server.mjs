@@ -55,8 +55,9 @@ const FRAMEWORK_HEADERS = new Set(['connection', 'content-length', 'date', 'keep
 
 /**
  * BENCH_SPIN_US (for bench/profile-route.mjs; unset in `npm run bench`): a busy wait of that many
- * microseconds in Fastify's bare page route — what a given amount of added JavaScript costs a live
- * server on this machine, measured against the same route without it (see NOTES.md).
+ * microseconds in Fastify's bare page route and its bare 1.4 KB POST — what a given amount of added
+ * JavaScript costs a live server on this machine, measured against the same route without it (see
+ * NOTES.md).
  */
 const SPIN_NS = Number(process.env.BENCH_SPIN_US ?? 0) * 1000;
 function spin() {
@@ -156,7 +157,10 @@ async function buildFastify(tiergate, floor, direct, entries) {
     return reply.headers(PAGE_HEADERS).send(barePage);
   });
   app.post('/bench/post', async (request, reply) => reply.code(201).send(bareCreated(request.body)));
-  app.post('/bench/post-large', async (request, reply) => reply.code(201).send(bareCreatedLarge(request.body)));
+  app.post('/bench/post-large', async (request, reply) => {
+    spin();
+    return reply.code(201).send(bareCreatedLarge(request.body));
+  });
   app.post('/bench/notify-direct', async (request, reply) => reply.code(201).send(await direct(request.headers.authorization, request.body)));
   app.post('/bench/post-floor', async (request, reply) => reply.code(201).send(await floor(request.headers.authorization, request.body)));
   if (mode === 'guard') await registerFastifyGuardRoutes(app, tiergate, entries);
