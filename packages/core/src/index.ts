@@ -64,7 +64,7 @@ export { reasonsInContext, suggestionKinds, type SuggestionKind } from './policy
 
 // tokens
 export { createKeyring, type KeyPurpose, type Keyring, type KeyringOptions, type LinkKey, type SecretInput } from './tokens/keyring.js';
-export { LINK_CLOCK_TOLERANCE_SECONDS, signLink, verifyLink, type LinkClaims, type LinkClaimsInput, type LinkOptions, type LinkPurpose } from './tokens/links.js';
+export { LINK_CLOCK_TOLERANCE_SECONDS, signLink, verifyLink, type LinkClaims, type LinkClaimsInput, type LinkOptions, type LinkPurpose, type SignedLink } from './tokens/links.js';
 export { openContext, sealContext } from './tokens/context-crypto.js';
 
 // approvals

@@ -244,7 +244,6 @@ function throwAsStoreFailure(err: unknown): never {
   throw asStoreFailure(err);
 }
 
-/** An account as {@link accountState} sees it, with what the store read. */
 /** A signed link as the service hands it out. */
 interface IssuedLink {
   readonly url: string;
@@ -252,6 +251,7 @@ interface IssuedLink {
   readonly linkId: string;
 }
 
+/** An account as {@link accountState} sees it, with what the store read. */
 interface AccountRead {
   readonly state: AccountState;
   readonly health: EndpointHealth;
