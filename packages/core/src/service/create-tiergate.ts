@@ -37,7 +37,7 @@ import {
 } from '../schemas/wire.js';
 import { openContext, sealContextNow } from '../tokens/context-crypto.js';
 import { createKeyring, type Keyring, type SecretInput } from '../tokens/keyring.js';
-import { signLink, signLinkNow, verifyLink, type LinkClaims, type LinkClaimsInput, type SignedLink } from '../tokens/links.js';
+import { signLinkNow, verifyLink, type LinkClaims, type LinkClaimsInput, type SignedLink } from '../tokens/links.js';
 import { checkCallbackUrl, isPublicAddress, type LookupAll } from '../webhooks/address.js';
 import { isWebhookSecret } from '../webhooks/signature.js';
 import { nodeHttpTransport } from '../webhooks/transport.js';
@@ -398,7 +398,7 @@ export function createTiergate<TT extends TierTable = typeof defaultTiers>(optio
   // ---------------------------------------------------------------------- links
 
   async function issueLink(claims: LinkClaimsInput, ttlSeconds: number, now: number): Promise<IssuedLink> {
-    return linkFrom(claims, await signLink(claims, ttlSeconds, linkOptions(now)));
+    return issueLinkNow(claims, ttlSeconds, now);
   }
 
   /** {@link issueLink} without a promise when the link is signed on this turn (HS256, keys imported). */
@@ -964,7 +964,8 @@ export function createTiergate<TT extends TierTable = typeof defaultTiers>(optio
                 purgeAt,
               }
             : undefined;
-        const outbox = notifiers === undefined ? [] : await dispatcher.notifierMessages(account, notification, approval, now, purgeAt);
+        const routed = dispatcher.notifierMessages(account, notification, approval, now, purgeAt);
+        const outbox = isThenable(routed) ? await routed : routed;
         await callStore(() =>
           store.createNotification({
             notification,

@@ -241,23 +241,31 @@ export function createDispatcher(deps: DispatcherDeps) {
       await running?.catch(() => undefined);
     },
 
-    /** Outbox messages for the operator notifiers of a new notification (and its reminder). */
-    async notifierMessages(account: Account, notification: NotificationRecord, approval: ApprovalRecord | undefined, now: number, purgeAt: number): Promise<OutboxMessage[]> {
+    /**
+     * Outbox messages for the operator notifiers of a new notification (and its reminder): at once when
+     * no host `route` has to be asked (none at all without notifiers), else a promise of them.
+     */
+    notifierMessages(account: Account, notification: NotificationRecord, approval: ApprovalRecord | undefined, now: number, purgeAt: number): OutboxMessage[] | Promise<OutboxMessage[]> {
       const notifiers = deps.notifiers;
       if (notifiers === undefined) return [];
-      const channels = notifiers.route === undefined ? Object.keys(notifiers.channels) : await notifiers.route({ id: account.id, operatorEmail: account.operatorEmail ?? null });
-      const subjectId = approval?.id ?? notification.id;
-      const base = { accountId: account.id, topic: 'notifier' as const, subjectId, state: 'pending' as const, attempts: 0, createdAt: now, lastError: null, purgeAt };
-      const messages: OutboxMessage[] = [];
-      for (const target of channels) {
-        if (deps.notifiers?.channels[target] === undefined) continue;
-        messages.push({ ...base, id: newId('msg_'), type: 'operator.notification', target, nextAttemptAt: now });
-        const remind = notifiers.remindBeforeSeconds;
-        if (approval !== undefined && remind !== undefined && approval.expiresAt - remind * 1000 > now) {
-          messages.push({ ...base, id: newId('msg_'), type: 'operator.reminder', target, nextAttemptAt: approval.expiresAt - remind * 1000 });
+      const messagesFor = (channels: readonly string[]): OutboxMessage[] => {
+        const subjectId = approval?.id ?? notification.id;
+        const base = { accountId: account.id, topic: 'notifier' as const, subjectId, state: 'pending' as const, attempts: 0, createdAt: now, lastError: null, purgeAt };
+        const messages: OutboxMessage[] = [];
+        for (const target of channels) {
+          if (notifiers.channels[target] === undefined) continue;
+          messages.push({ ...base, id: newId('msg_'), type: 'operator.notification', target, nextAttemptAt: now });
+          const remind = notifiers.remindBeforeSeconds;
+          if (approval !== undefined && remind !== undefined && approval.expiresAt - remind * 1000 > now) {
+            messages.push({ ...base, id: newId('msg_'), type: 'operator.reminder', target, nextAttemptAt: approval.expiresAt - remind * 1000 });
+          }
         }
-      }
-      return messages;
+        return messages;
+      };
+      const route = notifiers.route;
+      if (route === undefined) return messagesFor(Object.keys(notifiers.channels));
+      // The host's route may answer or throw either way; a throw becomes a rejection.
+      return (async () => messagesFor(await route({ id: account.id, operatorEmail: account.operatorEmail ?? null })))();
     },
   };
 }

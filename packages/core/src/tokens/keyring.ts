@@ -136,23 +136,18 @@ export function createKeyring(options: KeyringOptions): Keyring {
       contextKeys.set(kid, await subtle.importKey('raw', derive(secret, 'context'), { name: 'AES-GCM' }, false, ['encrypt', 'decrypt']));
     }
   }
-  let loading: Promise<void> | undefined;
-  const ready = (): Promise<void> =>
-    (loading ??= importAll().then(() => {
-      loadedKeys.set(keyring, {
-        linkSigningKey: (purpose) => linkKeys.get(`${purpose}:${currentKid}`) as LinkKey,
-        contextKey: () => {
-          const key = contextKeys.get(currentKid);
-          const secret = contextSecrets.get(currentKid);
-          return key === undefined || secret === undefined ? undefined : { kid: currentKid, key, secret };
-        },
-      });
-    }));
-  // Start importing at once; failures surface on first use.
-  ready().catch(() => undefined);
-
   const currentKid = kids[0] as string;
   const formTokens = new Map<string, string>();
+  // What the key methods answer once `ready()` has resolved.
+  const signingKey = (purpose: 'operator_action' | 'upgrade'): LinkKey => linkKeys.get(`${purpose}:${currentKid}`) as LinkKey;
+  const contextKeyOf = (kid: string): { kid: string; key: CryptoKey; secret: KeyObject } | undefined => {
+    const key = contextKeys.get(kid);
+    const secret = contextSecrets.get(kid);
+    return key === undefined || secret === undefined ? undefined : { kid, key, secret };
+  };
+  let loading: Promise<void> | undefined;
+  // Once imported, the current keys are also read without a promise (see LoadedKeys).
+  const ready = (): Promise<void> => (loading ??= importAll().then(() => void loadedKeys.set(keyring, { linkSigningKey: signingKey, contextKey: () => contextKeyOf(currentKid) })));
   const keyring: Keyring = {
     linkAlgorithm: alg,
     currentKid,
@@ -160,7 +155,7 @@ export function createKeyring(options: KeyringOptions): Keyring {
     ready,
     async linkSigningKey(purpose) {
       await ready();
-      return linkKeys.get(`${purpose}:${currentKid}`) as LinkKey;
+      return signingKey(purpose);
     },
     async linkVerificationKey(purpose, kid) {
       await ready();
@@ -168,9 +163,7 @@ export function createKeyring(options: KeyringOptions): Keyring {
     },
     async contextKey(kid = currentKid) {
       await ready();
-      const key = contextKeys.get(kid);
-      const secret = contextSecrets.get(kid);
-      return key === undefined || secret === undefined ? undefined : { kid, key, secret };
+      return contextKeyOf(kid);
     },
     formToken(value) {
       // Deterministic per value (a link id), and asked for on every view of a page: remembered,
@@ -199,6 +192,8 @@ export function createKeyring(options: KeyringOptions): Keyring {
       return publicJwks;
     },
   };
+  // Start importing at once; failures surface on first use.
+  ready().catch(() => undefined);
   return keyring;
 }
 

@@ -100,11 +100,12 @@ export async function signLink(claims: LinkClaimsInput, ttlSeconds: number, opti
 
 /**
  * @internal {@link signLink}, answered without a promise when the keyring's keys are imported and
- * links are HS256 (signed with `node:crypto` on this turn); a promise otherwise. Never throws.
+ * links are HS256 (signed with `node:crypto` on this turn); a promise otherwise (EdDSA signs through
+ * jose). Never throws.
  */
 export function signLinkNow(claims: LinkClaimsInput, ttlSeconds: number, options: LinkOptions): SignedLink | Promise<SignedLink> {
   const key = keysNow(options.keyring)?.linkSigningKey(claims.purpose);
-  if (key === undefined || key.hmacKey === undefined) return signLink(claims, ttlSeconds, options);
+  if (key === undefined) return signLink(claims, ttlSeconds, options);
   try {
     return signWith(key, claims, ttlSeconds, options);
   } catch (err) {
