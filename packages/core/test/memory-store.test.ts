@@ -42,3 +42,33 @@ describe('memoryStore: quota counters leave memory when their window ends', () =
     expect(store.size().counters).toBe(0);
   });
 });
+
+describe('memoryStore: what it keeps of a written record', () => {
+  const notification = (id: string) => ({
+    id,
+    accountId: 'acc_1',
+    issue: 'Need help',
+    actionLabel: 'Open',
+    sealedContext: null,
+    approvalId: null,
+    linkId: 'lnk_1',
+    account: { tier: 'free', status: 'active', operatorEmail: null, customDomains: null },
+    createdAt: 1_000,
+    expiresAt: 2_000,
+    purgeAt: 3_000,
+  });
+
+  it('keeps a frozen copy of a record the caller may still change, and a frozen record as it is', async () => {
+    const store = memoryStore();
+    const open = notification('not_open');
+    await store.createNotification({ notification: open, outbox: [] });
+    open.issue = 'changed afterwards';
+    const kept = await store.getNotification('not_open');
+    expect(kept?.issue).toBe('Need help');
+    expect(Object.isFrozen(kept)).toBe(true);
+
+    const frozen = Object.freeze(notification('not_frozen'));
+    await store.createNotification({ notification: frozen, outbox: [] });
+    expect(await store.getNotification('not_frozen')).toBe(frozen);
+  });
+});

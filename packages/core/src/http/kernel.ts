@@ -13,10 +13,10 @@
  */
 import { isoTime } from '../clock.js';
 import { ERROR_STATUS, TiergateError, isTiergateError } from '../errors.js';
-import { approvalQuerySchema, issuesOf, operatorDecisionFormSchema, type CapabilitiesResult } from '../schemas/wire.js';
+import { approvalQuerySchema, issuesOf, operatorDecisionFormSchema, type CapabilitiesResult, type NotifyOperatorResult } from '../schemas/wire.js';
 import type { Account } from '../service/accounts.js';
 import type { CheckResult, GuardContext, Tiergate } from '../service/create-tiergate.js';
-import { authenticatorOf, capabilitiesOf, checkerOf, isThenable } from '../service/internals.js';
+import { authenticatorOf, capabilitiesOf, checkerOf, isThenable, notifierOf, type NotifyOutcome } from '../service/internals.js';
 import { openApiDocument } from './openapi.js';
 import { disconnectSignal, type ClosableResponse } from './disconnect-signal.js';
 import { readBody } from './read-body.js';
@@ -172,18 +172,22 @@ function isStream(body: unknown): body is AsyncIterable<Uint8Array | string> {
 
 /**
  * Reads (a stream) and parses (raw bytes) a body by content type, enforcing
- * the size limit; pre-parsed objects pass through.
+ * the size limit; pre-parsed objects pass through. Answers at once unless the
+ * body is a stream still to be read.
  */
-async function parseBody(tiergate: Tiergate, request: KernelRequest, accept: 'json' | 'form'): Promise<ParsedBody> {
-  let body = request.body;
-  if (isStream(body)) {
-    try {
-      body = await readBody(body, tiergate.maxBodyBytes);
-    } catch (err) {
+function parseBody(tiergate: Tiergate, request: KernelRequest, accept: 'json' | 'form'): ParsedBody | Promise<ParsedBody> {
+  const body = request.body;
+  if (!isStream(body)) return parseRead(tiergate, request, accept, body);
+  return readBody(body, tiergate.maxBodyBytes).then(
+    (bytes) => parseRead(tiergate, request, accept, bytes),
+    (err: unknown) => {
       if (isTiergateError(err, 'PAYLOAD_TOO_LARGE')) return { ok: false, response: errorResponse(tiergate, 'PAYLOAD_TOO_LARGE', 413, tiergate.messages.errors.PAYLOAD_TOO_LARGE) };
       throw err;
-    }
-  }
+    },
+  );
+}
+
+function parseRead(tiergate: Tiergate, request: KernelRequest, accept: 'json' | 'form', body: unknown): ParsedBody {
   if (body === undefined || body === null) return { ok: true, value: undefined };
   if (typeof body !== 'string' && !(body instanceof Uint8Array)) return { ok: true, value: body };
   const size = typeof body === 'string' ? Buffer.byteLength(body) : body.byteLength;
@@ -205,6 +209,48 @@ async function parseBody(tiergate: Tiergate, request: KernelRequest, accept: 'js
     }
   }
   return { ok: false, response: errorResponse(tiergate, 'UNSUPPORTED_MEDIA_TYPE', 415, tiergate.messages.errors.UNSUPPORTED_MEDIA_TYPE) };
+}
+
+/**
+ * `JSON.stringify(text)`, where `text` holds `plain` (JSON-plain, see `isJsonPlain`): `plain` is
+ * copied, not scanned character by character again. Equal to `JSON.stringify(text)`: escaping is per
+ * character, and an ASCII `plain` cannot split a surrogate pair.
+ */
+function jsonStringAround(text: string, plain: string): string {
+  // The default catalog's script ends with the link: a backward search finds it at its first try.
+  const at = text.lastIndexOf(plain);
+  if (at === -1) return JSON.stringify(text);
+  return `${JSON.stringify(text.slice(0, at)).slice(0, -1)}${plain}${JSON.stringify(text.slice(at + plain.length)).slice(1)}`;
+}
+
+/**
+ * notify-operator's success body: the text `success()` writes. When `verbatim` (see
+ * `NotifyOutcome.verbatim`: the service's keys in its order, a JSON-plain link) the operator link —
+ * about two thirds of the answer, as it appears twice — is copied rather than escaped.
+ * @internal Exported for its tests.
+ */
+export function notifyBody(result: NotifyOperatorResult, stepsJson: string, verbatim: boolean): string {
+  if (!verbatim) return `{"result":${JSON.stringify(result)},"next_steps":${stepsJson}}`;
+  const url = result.operator_action_url;
+  const approval = result.request_id === undefined ? '' : `,"request_id":${JSON.stringify(result.request_id)},"status":${JSON.stringify(result.status)}`;
+  return `{"result":{"operator_action_url":"${url}","operator_action_label":${JSON.stringify(result.operator_action_label)},"agent_script":${jsonStringAround(result.agent_script, url)},"notification_id":${JSON.stringify(result.notification_id)},"expires_at":${JSON.stringify(result.expires_at)}${approval}},"next_steps":${stepsJson}}`;
+}
+
+/**
+ * `JSON.stringify(steps(arg))`, remembered per argument (64 at most): the catalog's `next_steps`
+ * functions are pure, and notify-operator's take the same "7 days" on almost every call.
+ */
+function stepsJsonOf(steps: (arg: string) => readonly string[]): (arg: string) => string {
+  const known = new Map<string, string>();
+  return (arg) => {
+    let json = known.get(arg);
+    if (json === undefined) {
+      json = JSON.stringify(steps(arg));
+      if (known.size >= 64) known.clear();
+      known.set(arg, json);
+    }
+    return json;
+  };
 }
 
 /** The origin of a URL, or undefined. */
@@ -260,6 +306,9 @@ export function createHandler(tiergate: Tiergate): KernelHandler {
 
   const authenticate = authenticatorOf(tiergate);
   const capabilitiesNow = capabilitiesOf(tiergate);
+  const notify = notifierOf(tiergate);
+  const notifySteps = stepsJsonOf(messages.nextSteps.notifyOperator);
+  const approvalSteps = stepsJsonOf(messages.nextSteps.approvalRequested);
 
   /** A route's work: its response, or a promise of it when it waits on something. */
   type Work = (account: Account, request: KernelRequest) => KernelResponse | Promise<KernelResponse>;
@@ -327,13 +376,29 @@ export function createHandler(tiergate: Tiergate): KernelHandler {
     return success(200, result, messages.nextSteps.upgradeLink(messages.duration(Date.parse(result.expires_at) - tiergate.clock.now())));
   }
 
-  async function notifyWork(account: Account, request: KernelRequest): Promise<KernelResponse> {
-    const body = await parseBody(tiergate, request, 'json');
+  function notifyWork(account: Account, request: KernelRequest): KernelResponse | Promise<KernelResponse> {
+    const body = parseBody(tiergate, request, 'json');
+    return isPromise(body) ? body.then((read) => notifyParsed(account, read)) : notifyParsed(account, body);
+  }
+
+  function notifyParsed(account: Account, body: ParsedBody): KernelResponse | Promise<KernelResponse> {
     if (!body.ok) return body.response;
-    const { rateLimit, ...result } = await tiergate.notifyOperator(account, body.value);
-    const validFor = messages.duration(Date.parse(result.expires_at) - tiergate.clock.now());
-    const steps = result.request_id === undefined ? messages.nextSteps.notifyOperator(validFor) : messages.nextSteps.approvalRequested(validFor);
-    return success(201, result, steps, rateLimit === undefined ? undefined : rateLimitHeaders(rateLimit));
+    return notify(account, body.value).then(notifyResponse);
+  }
+
+  function notifyResponse({ result, expiresAt, rateLimit, verbatim }: NotifyOutcome): KernelResponse {
+    const validFor = messages.duration(expiresAt - tiergate.clock.now());
+    const steps = result.request_id === undefined ? notifySteps(validFor) : approvalSteps(validFor);
+    const headers: Record<string, string> =
+      rateLimit === undefined
+        ? JSON_HEADERS
+        : {
+            ...JSON_HEADERS,
+            'ratelimit-limit': String(rateLimit.limit),
+            'ratelimit-remaining': String(rateLimit.remaining),
+            'ratelimit-reset': String(Math.max(0, rateLimit.resetSeconds)),
+          };
+    return { status: 201, headers, body: notifyBody(result, steps, verbatim) };
   }
 
   async function operatorPage(path: string, query: QueryReader): Promise<KernelResponse> {

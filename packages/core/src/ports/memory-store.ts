@@ -99,6 +99,27 @@ class CounterTable {
 
 type Leased = OutboxMessage & { lease: string | null; leaseUntil: number };
 
+/**
+ * A frozen shallow copy of `record` (and of `patch` over it). Not `Object.freeze({ ...record })`:
+ * V8 gives a frozen spread copy a hidden class of its own (a map and a descriptor array, ≈ 360 bytes
+ * kept per stored record, and every read of such records megamorphic), where `Object.assign` onto
+ * `{}` reaches the shared frozen class through cached transitions.
+ */
+function frozenCopy<T extends object>(record: T, patch?: Partial<T>): T {
+  return Object.freeze(patch === undefined ? Object.assign({}, record) : Object.assign({}, record, patch));
+}
+
+/** `record` itself when it is frozen already (nobody can change it: the service writes its records so), else a {@link frozenCopy}. */
+function kept<T extends object>(record: T): T {
+  return Object.isFrozen(record) ? record : frozenCopy(record);
+}
+
+// The purge index's kinds of record.
+const NOTIFICATION = 0;
+const APPROVAL = 1;
+const OUTBOX = 2;
+const COUNTER = 3;
+
 /** Creates an in-process store. See the module documentation for its limits. */
 export function memoryStore(options: MemoryStoreOptions = {}): Store & Required<Pick<Store, 'transitionApprovals'>> & { readonly size: () => Record<string, number> } {
   const evictPerWrite = options.evictPerWrite ?? 16;
@@ -114,7 +135,7 @@ export function memoryStore(options: MemoryStoreOptions = {}): Store & Required<
 
   const pendingByDeadline = new MinHeap(); // approvals: (expiresAt, id)
   const outboxDue = new MinHeap(); // (availableAt, id)
-  const purgeIndex = new MinHeap(); // (purgeAt, 'n:'|'a:'|'o:'|'c:' + id)
+  const purgeIndex = new MinHeap(); // (purgeAt, id, NOTIFICATION | APPROVAL | OUTBOX | COUNTER)
 
   function availableAt(message: Leased): number {
     return Math.max(message.nextAttemptAt, message.leaseUntil);
@@ -123,17 +144,15 @@ export function memoryStore(options: MemoryStoreOptions = {}): Store & Required<
   function evict(now: number, limit: number): number {
     let removed = 0;
     while (removed < limit && purgeIndex.peekAt() <= now) {
-      const { at, id } = purgeIndex.pop() as { at: number; id: string };
-      const kind = id.slice(0, 2);
-      const key = id.slice(2);
-      if (kind === 'n:') {
+      const { at, id: key, kind } = purgeIndex.pop() as { at: number; id: string; kind: number };
+      if (kind === NOTIFICATION) {
         if (notifications.get(key)?.purgeAt === at) notifications.delete(key);
-      } else if (kind === 'a:') {
+      } else if (kind === APPROVAL) {
         if (approvals.get(key)?.purgeAt === at) {
           approvals.delete(key);
           audit.delete(key);
         }
-      } else if (kind === 'o:') {
+      } else if (kind === OUTBOX) {
         const message = outbox.get(key);
         if (message !== undefined && message.purgeAt === at && message.state !== 'pending') {
           outbox.delete(key);
@@ -145,9 +164,9 @@ export function memoryStore(options: MemoryStoreOptions = {}): Store & Required<
           }
         } else if (message !== undefined && message.state === 'pending') {
           // Still undelivered: keep it, look again a day later.
-          purgeIndex.push(at + 86_400_000, id);
+          purgeIndex.push(at + 86_400_000, key, OUTBOX);
         }
-      } else if (kind === 'c:') {
+      } else if (kind === COUNTER) {
         counters.purge(key, at);
       }
       removed += 1;
@@ -162,7 +181,7 @@ export function memoryStore(options: MemoryStoreOptions = {}): Store & Required<
     if (siblings === undefined) outboxBySubject.set(message.subjectId, [message.id]);
     else siblings.push(message.id);
     if (message.state === 'pending') outboxDue.push(availableAt(leased), message.id);
-    purgeIndex.push(message.purgeAt, `o:${message.id}`);
+    purgeIndex.push(message.purgeAt, message.id, OUTBOX);
   }
 
   function publicMessage(message: Leased): OutboxMessage {
@@ -174,11 +193,11 @@ export function memoryStore(options: MemoryStoreOptions = {}): Store & Required<
   function transition({ id, patch, audit: entry, outbox: messages }: ApprovalTransitionInput): TransitionResult {
     const current = approvals.get(id);
     if (current === undefined || current.status !== 'pending') return { ok: false, approval: current ?? null };
-    const next: ApprovalRecord = Object.freeze({ ...current, ...patch });
+    const next: ApprovalRecord = frozenCopy(current, patch);
     approvals.set(id, next);
     const trail = audit.get(id);
-    if (trail === undefined) audit.set(id, [Object.freeze({ ...entry })]);
-    else trail.push(Object.freeze({ ...entry }));
+    if (trail === undefined) audit.set(id, [frozenCopy(entry)]);
+    else trail.push(frozenCopy(entry));
     for (const m of messages) addOutbox(m);
     waiters.wake(id);
     return { ok: true, approval: next };
@@ -203,7 +222,7 @@ export function memoryStore(options: MemoryStoreOptions = {}): Store & Required<
       // (Looked up again only when absent, in case two windows share a key.)
       const existing = found[i] ?? counters.get(accountId, action, w.key);
       used[i] = value;
-      if (existing === undefined) purgeIndex.push(w.expiresAt, `c:${counters.add(accountId, action, w.key, value, w.expiresAt)}`);
+      if (existing === undefined) purgeIndex.push(w.expiresAt, counters.add(accountId, action, w.key, value, w.expiresAt), COUNTER);
       else existing.value = value;
     }
     return { ok: true, used };
@@ -233,13 +252,13 @@ export function memoryStore(options: MemoryStoreOptions = {}): Store & Required<
       if (approval !== undefined && approvals.has(approval.id)) throw new TiergateError('INTERNAL_ERROR', `duplicate approval id ${approval.id}`);
       for (const m of messages) if (outbox.has(m.id)) throw new TiergateError('INTERNAL_ERROR', `duplicate outbox id ${m.id}`);
       evict(notification.createdAt, evictPerWrite);
-      notifications.set(notification.id, Object.freeze({ ...notification }));
-      purgeIndex.push(notification.purgeAt, `n:${notification.id}`);
+      notifications.set(notification.id, kept(notification));
+      purgeIndex.push(notification.purgeAt, notification.id, NOTIFICATION);
       if (approval !== undefined) {
-        approvals.set(approval.id, Object.freeze({ ...approval }));
+        approvals.set(approval.id, kept(approval));
         if (approval.status === 'pending') pendingByDeadline.push(approval.expiresAt, approval.id);
-        purgeIndex.push(approval.purgeAt, `a:${approval.id}`);
-        audit.set(approval.id, entry === undefined ? [] : [Object.freeze({ ...entry })]);
+        purgeIndex.push(approval.purgeAt, approval.id, APPROVAL);
+        audit.set(approval.id, entry === undefined ? [] : [frozenCopy(entry)]);
       }
       for (const m of messages) addOutbox(m);
     },
@@ -342,7 +361,7 @@ export function memoryStore(options: MemoryStoreOptions = {}): Store & Required<
         const failures = current.consecutiveFailures + 1;
         next = { healthy: current.healthy && failures < threshold, consecutiveFailures: failures, disabledUrls: current.disabledUrls };
       }
-      next = Object.freeze({ ...next, disabledUrls: Object.freeze([...next.disabledUrls]) });
+      next = frozenCopy(next, { disabledUrls: Object.freeze([...next.disabledUrls]) });
       health.set(accountId, next);
       return next;
     },

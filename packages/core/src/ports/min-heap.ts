@@ -1,15 +1,21 @@
-/** A binary min-heap of `(at, id)` pairs: the memory store's deadline index. @internal */
+/**
+ * A binary min-heap of `(at, id, kind)` entries: the memory store's deadline indexes. `kind` is a
+ * small integer the caller gives meaning to (default 0); kept beside the id rather than in it, so an
+ * entry costs no string of its own. @internal
+ */
 export class MinHeap {
   private readonly at: number[] = [];
   private readonly ids: string[] = [];
+  private readonly kinds: number[] = [];
 
   get size(): number {
     return this.at.length;
   }
 
-  push(at: number, id: string): void {
+  push(at: number, id: string, kind = 0): void {
     this.at.push(at);
     this.ids.push(id);
+    this.kinds.push(kind);
     let i = this.at.length - 1;
     while (i > 0) {
       const parent = (i - 1) >> 1;
@@ -25,14 +31,16 @@ export class MinHeap {
   }
 
   /** Removes and returns the earliest entry. */
-  pop(): { at: number; id: string } | undefined {
+  pop(): { at: number; id: string; kind: number } | undefined {
     if (this.at.length === 0) return undefined;
-    const top = { at: this.at[0] as number, id: this.ids[0] as string };
+    const top = { at: this.at[0] as number, id: this.ids[0] as string, kind: this.kinds[0] as number };
     const lastAt = this.at.pop() as number;
     const lastId = this.ids.pop() as string;
+    const lastKind = this.kinds.pop() as number;
     if (this.at.length > 0) {
       this.at[0] = lastAt;
       this.ids[0] = lastId;
+      this.kinds[0] = lastKind;
       let i = 0;
       for (;;) {
         const l = 2 * i + 1;
@@ -55,5 +63,8 @@ export class MinHeap {
     const id = this.ids[a] as string;
     this.ids[a] = this.ids[b] as string;
     this.ids[b] = id;
+    const kind = this.kinds[a] as number;
+    this.kinds[a] = this.kinds[b] as number;
+    this.kinds[b] = kind;
   }
 }

@@ -42,7 +42,8 @@ import { checkCallbackUrl, isPublicAddress, type LookupAll } from '../webhooks/a
 import { isWebhookSecret } from '../webhooks/signature.js';
 import { nodeHttpTransport } from '../webhooks/transport.js';
 import { bearerToken, type Account } from './accounts.js';
-import { isThenable, registerInternals } from './internals.js';
+import { isThenable, registerInternals, type NotifyOutcome } from './internals.js';
+import { isJsonPlain } from '../render/json.js';
 import { syncStoreOf, type SyncStore } from '../ports/sync-store.js';
 import { createDispatcher, type DeliveryReport } from './dispatcher.js';
 import { newId } from './ids.js';
@@ -410,6 +411,19 @@ export function createTiergate<TT extends TierTable = typeof defaultTiers>(optio
   function linkFrom(claims: LinkClaimsInput, { token, expiresAt, linkId }: SignedLink): IssuedLink {
     const path = claims.purpose === 'upgrade' ? '/upgrade' : '/operator/action';
     return { url: `${publicUrl()}${path}?token=${token}`, expiresAt, linkId };
+  }
+
+  // The last public URL checked by plainLink(), and whether it was JSON-plain.
+  let plainChecked: { readonly base: string; readonly plain: boolean } | undefined;
+
+  /**
+   * Whether `url`, a link linkFrom() made, is JSON-plain: its path and token are (base64url segments,
+   * whatever the algorithm), so it is when the public URL it starts with is — checked once per value.
+   */
+  function plainLink(url: string): boolean {
+    const base = publicUrl();
+    if (plainChecked?.base !== base) plainChecked = { base, plain: isJsonPlain(base) };
+    return plainChecked.plain && url.startsWith(base) && url.charCodeAt(base.length) === 47;
   }
 
   /** A reusable link (capabilities, guard denies, page suggestions). */
@@ -792,6 +806,133 @@ export function createTiergate<TT extends TierTable = typeof defaultTiers>(optio
     return isThenable(found) ? Promise.resolve(found).then((account) => account ?? null) : (found ?? null);
   }
 
+  /** `notifyOperator()`, with the link's expiry as a number and the rate-limit state beside the answer (the kernel's form). */
+  async function notifyInternal(account: Account, body: unknown): Promise<NotifyOutcome> {
+    const parsed = parseNotifyOperatorBody(body);
+    if (!parsed.ok) throw new TiergateError('INVALID_REQUEST', catalog.errors.INVALID_REQUEST, { details: issuesOf(parsed.error) });
+    const input = parsed.value;
+    const now = clock.now();
+
+    let callbackUrl: string | null = null;
+    if (input.type === 'approval_request' && input.callbackUrl !== undefined) {
+      const checked = checkCallbackUrl(input.callbackUrl, allowPrivate);
+      if (!checked.ok || !(await verifyDnsTarget(checked.url))) {
+        throw new TiergateError('CALLBACK_URL_FORBIDDEN', catalog.errors.CALLBACK_URL_FORBIDDEN, {
+          details: [{ path: 'callback_url', message: checked.ok ? 'non_public_address' : checked.problem }],
+        });
+      }
+      if (!isWebhookSecret(account.webhookSecret)) {
+        throw new TiergateError('INVALID_REQUEST', catalog.errors.INVALID_REQUEST, {
+          details: [{ path: 'callback_url', message: 'this account has no webhook secret (whsec_…), so callbacks cannot be signed' }],
+        });
+      }
+      callbackUrl = checked.url.toString();
+    }
+
+    let rateLimit: RateLimitInfo | undefined;
+    if (notifyLimiter !== undefined) {
+      const outcome = await notifyLimiter.consume(account.id);
+      rateLimit = { limit: outcome.limit, remaining: outcome.remaining, resetSeconds: Math.ceil(outcome.resetMs / 1000) };
+      if (!outcome.allowed) {
+        throw new TiergateError('RATE_LIMITED', catalog.errors.RATE_LIMITED, {
+          retryAfterSeconds: Math.max(1, rateLimit.resetSeconds),
+          details: { limit: rateLimit.limit, remaining: 0, reset_seconds: rateLimit.resetSeconds },
+        });
+      }
+    }
+
+    try {
+      const notificationId = newId('not_');
+      const approvalId = input.type === 'approval_request' ? newId('apr_') : null;
+      const ttlSeconds = input.type === 'approval_request' && input.expiresIn !== undefined ? input.expiresIn : linkTtl;
+      const actionLabel = input.actionLabel ?? catalog.defaultActionLabel;
+      // Signed and sealed on this turn once the keyring's keys are imported (no promise to wait for).
+      const linkNow = issueLinkNow(
+        { purpose: 'operator_action', accountId: account.id, notificationId, ...(approvalId === null ? {} : { approvalId }) },
+        ttlSeconds,
+        now,
+      );
+      const contextNow = input.context === undefined ? null : sealContextNow(keyring, input.context, notificationId);
+      const secretNow = approvalId !== null && callbackUrl !== null ? sealContextNow(keyring, account.webhookSecret, `${approvalId}#webhook-secret`) : null;
+      const [link, sealedContext, sealedSecret] =
+        isThenable(linkNow) || isThenable(contextNow) || isThenable(secretNow)
+          ? await Promise.all([linkNow, contextNow, secretNow])
+          : [linkNow, contextNow, secretNow];
+      const expiresAt = link.expiresAt;
+      const purgeAt = expiresAt + retentionMs;
+      const snapshot = snapshotOf(account);
+      // Frozen as written: the memory store keeps a frozen record as it is (no copy).
+      const notification: NotificationRecord = Object.freeze({
+        id: notificationId,
+        accountId: account.id,
+        issue: input.issue,
+        actionLabel,
+        sealedContext,
+        approvalId,
+        linkId: link.linkId,
+        account: snapshot,
+        createdAt: now,
+        expiresAt,
+        purgeAt,
+      });
+      const approval: ApprovalRecord | undefined =
+        input.type === 'approval_request' && approvalId !== null
+          ? Object.freeze({
+              id: approvalId,
+              accountId: account.id,
+              notificationId,
+              action: input.action,
+              reason: input.reason,
+              urgency: input.urgency,
+              callbackUrl,
+              sealedSecret,
+              status: 'pending',
+              createdAt: now,
+              expiresAt,
+              decidedAt: null,
+              decidedBy: null,
+              denialReason: null,
+              purgeAt,
+            })
+          : undefined;
+      const routed = dispatcher.notifierMessages(account, notification, approval, now, purgeAt);
+      const outbox = isThenable(routed) ? await routed : routed;
+      await callStore(() =>
+        store.createNotification({
+          notification,
+          ...(approval === undefined
+            ? {}
+            : { approval, audit: { approvalId: approval.id, at: now, event: 'created' as const, actor: 'agent', ip: null, userAgent: null } }),
+          outbox,
+        }),
+      );
+      if (outbox.length > 0) dispatcher.kick();
+      const result: NotifyOperatorResult =
+        approvalId === null
+          ? {
+              operator_action_url: link.url,
+              operator_action_label: actionLabel,
+              agent_script: catalog.agentScript.action(input.issue, link.url),
+              notification_id: notificationId,
+              expires_at: isoTime(expiresAt),
+            }
+          : {
+              operator_action_url: link.url,
+              operator_action_label: actionLabel,
+              agent_script: catalog.agentScript.action(input.issue, link.url),
+              notification_id: notificationId,
+              expires_at: isoTime(expiresAt),
+              request_id: approvalId,
+              status: 'pending',
+            };
+      return { result, expiresAt, rateLimit, verbatim: plainLink(link.url) };
+    } catch (err) {
+      // Nothing was stored: give the rate-limit point back.
+      if (notifyLimiter !== undefined) await notifyLimiter.refund(account.id).catch(() => undefined);
+      throw err;
+    }
+  }
+
   const service: Tiergate<TT> = {
     tiers,
     store,
@@ -878,119 +1019,8 @@ export function createTiergate<TT extends TierTable = typeof defaultTiers>(optio
     },
 
     async notifyOperator(account, body) {
-      const parsed = parseNotifyOperatorBody(body);
-      if (!parsed.ok) throw new TiergateError('INVALID_REQUEST', catalog.errors.INVALID_REQUEST, { details: issuesOf(parsed.error) });
-      const input = parsed.value;
-      const now = clock.now();
-
-      let callbackUrl: string | null = null;
-      if (input.type === 'approval_request' && input.callbackUrl !== undefined) {
-        const checked = checkCallbackUrl(input.callbackUrl, allowPrivate);
-        if (!checked.ok || !(await verifyDnsTarget(checked.url))) {
-          throw new TiergateError('CALLBACK_URL_FORBIDDEN', catalog.errors.CALLBACK_URL_FORBIDDEN, {
-            details: [{ path: 'callback_url', message: checked.ok ? 'non_public_address' : checked.problem }],
-          });
-        }
-        if (!isWebhookSecret(account.webhookSecret)) {
-          throw new TiergateError('INVALID_REQUEST', catalog.errors.INVALID_REQUEST, {
-            details: [{ path: 'callback_url', message: 'this account has no webhook secret (whsec_…), so callbacks cannot be signed' }],
-          });
-        }
-        callbackUrl = checked.url.toString();
-      }
-
-      let rateLimit: RateLimitInfo | undefined;
-      if (notifyLimiter !== undefined) {
-        const outcome = await notifyLimiter.consume(account.id);
-        rateLimit = { limit: outcome.limit, remaining: outcome.remaining, resetSeconds: Math.ceil(outcome.resetMs / 1000) };
-        if (!outcome.allowed) {
-          throw new TiergateError('RATE_LIMITED', catalog.errors.RATE_LIMITED, {
-            retryAfterSeconds: Math.max(1, rateLimit.resetSeconds),
-            details: { limit: rateLimit.limit, remaining: 0, reset_seconds: rateLimit.resetSeconds },
-          });
-        }
-      }
-
-      try {
-        const notificationId = newId('not_');
-        const approvalId = input.type === 'approval_request' ? newId('apr_') : null;
-        const ttlSeconds = input.type === 'approval_request' && input.expiresIn !== undefined ? input.expiresIn : linkTtl;
-        const actionLabel = input.actionLabel ?? catalog.defaultActionLabel;
-        // Signed and sealed on this turn once the keyring's keys are imported (no promise to wait for).
-        const linkNow = issueLinkNow(
-          { purpose: 'operator_action', accountId: account.id, notificationId, ...(approvalId === null ? {} : { approvalId }) },
-          ttlSeconds,
-          now,
-        );
-        const contextNow = input.context === undefined ? null : sealContextNow(keyring, input.context, notificationId);
-        const secretNow = approvalId !== null && callbackUrl !== null ? sealContextNow(keyring, account.webhookSecret, `${approvalId}#webhook-secret`) : null;
-        const [link, sealedContext, sealedSecret] =
-          isThenable(linkNow) || isThenable(contextNow) || isThenable(secretNow)
-            ? await Promise.all([linkNow, contextNow, secretNow])
-            : [linkNow, contextNow, secretNow];
-        const expiresAt = link.expiresAt;
-        const purgeAt = expiresAt + retentionMs;
-        const snapshot = snapshotOf(account);
-        const notification: NotificationRecord = {
-          id: notificationId,
-          accountId: account.id,
-          issue: input.issue,
-          actionLabel,
-          sealedContext,
-          approvalId,
-          linkId: link.linkId,
-          account: snapshot,
-          createdAt: now,
-          expiresAt,
-          purgeAt,
-        };
-        const approval: ApprovalRecord | undefined =
-          input.type === 'approval_request' && approvalId !== null
-            ? {
-                id: approvalId,
-                accountId: account.id,
-                notificationId,
-                action: input.action,
-                reason: input.reason,
-                urgency: input.urgency,
-                callbackUrl,
-                sealedSecret,
-                status: 'pending',
-                createdAt: now,
-                expiresAt,
-                decidedAt: null,
-                decidedBy: null,
-                denialReason: null,
-                purgeAt,
-              }
-            : undefined;
-        const routed = dispatcher.notifierMessages(account, notification, approval, now, purgeAt);
-        const outbox = isThenable(routed) ? await routed : routed;
-        await callStore(() =>
-          store.createNotification({
-            notification,
-            ...(approval === undefined
-              ? {}
-              : { approval, audit: { approvalId: approval.id, at: now, event: 'created' as const, actor: 'agent', ip: null, userAgent: null } }),
-            outbox,
-          }),
-        );
-        if (outbox.length > 0) dispatcher.kick();
-        const result: NotifyOperatorResult & { rateLimit?: RateLimitInfo } = {
-          operator_action_url: link.url,
-          operator_action_label: actionLabel,
-          agent_script: catalog.agentScript.action(input.issue, link.url),
-          notification_id: notificationId,
-          expires_at: isoTime(expiresAt),
-          ...(approvalId === null ? {} : { request_id: approvalId, status: 'pending' as const }),
-        };
-        if (rateLimit !== undefined) result.rateLimit = rateLimit;
-        return result;
-      } catch (err) {
-        // Nothing was stored: give the rate-limit point back.
-        if (notifyLimiter !== undefined) await notifyLimiter.refund(account.id).catch(() => undefined);
-        throw err;
-      }
+      const { result, rateLimit } = await notifyInternal(account, body);
+      return rateLimit === undefined ? result : { ...result, rateLimit };
     },
 
     async getApproval(account, requestId, opts = {}) {
@@ -1190,6 +1220,6 @@ export function createTiergate<TT extends TierTable = typeof defaultTiers>(optio
     }
   }
 
-  registerInternals(service, { authenticateNow, capabilitiesNow, checkNow });
+  registerInternals(service, { authenticateNow, capabilitiesNow, checkNow, notify: notifyInternal });
   return service;
 }

@@ -9,8 +9,22 @@
  * @internal
  */
 import type { Account } from './accounts.js';
-import type { CheckResult, Tiergate } from './create-tiergate.js';
-import type { CapabilitiesResult } from '../schemas/wire.js';
+import type { CheckResult, RateLimitInfo, Tiergate } from './create-tiergate.js';
+import type { CapabilitiesResult, NotifyOperatorResult } from '../schemas/wire.js';
+
+/** @internal What `notify()` answers: the wire result, the link's expiry (epoch ms) and the rate-limit state. */
+export interface NotifyOutcome {
+  readonly result: NotifyOperatorResult;
+  readonly expiresAt: number;
+  readonly rateLimit: RateLimitInfo | undefined;
+  /**
+   * True when `result` has exactly the wire keys, in the order the service writes them
+   * (`operator_action_url`, `operator_action_label`, `agent_script`, `notification_id`, `expires_at`,
+   * then `request_id`, `status` for an approval) and its link is JSON-plain (`isJsonPlain`), so the
+   * kernel may write the JSON key by key and copy the link as it is.
+   */
+  readonly verbatim: boolean;
+}
 
 /** @internal */
 export interface ServiceInternals {
@@ -27,6 +41,11 @@ export interface ServiceInternals {
    * taken by a synchronous store. Throws synchronously what `check()` rejects with for a bad argument.
    */
   checkNow<A extends string>(account: Account, action: A, options?: { readonly consume?: number }): CheckResult<A> | Promise<CheckResult<A>>;
+  /**
+   * `Tiergate.notifyOperator()`, with the rate-limit state beside the result rather than merged into a
+   * copy of it, and the expiry as a number (the kernel would otherwise parse `expires_at` back).
+   */
+  notify(account: Account, body: unknown): Promise<NotifyOutcome>;
 }
 
 const registry = new WeakMap<object, ServiceInternals>();
@@ -52,6 +71,17 @@ export function capabilitiesOf(tiergate: Tiergate): ServiceInternals['capabiliti
 /** @internal How the guard checks an action: `checkNow()` when `createTiergate()` built `tiergate`. */
 export function checkerOf(tiergate: Tiergate): ServiceInternals['checkNow'] {
   return registry.get(tiergate)?.checkNow ?? ((account, action, options) => tiergate.check(account, action, options));
+}
+
+/** @internal How the kernel notifies the operator: `notify()` when `createTiergate()` built `tiergate`. */
+export function notifierOf(tiergate: Tiergate): ServiceInternals['notify'] {
+  return (
+    registry.get(tiergate)?.notify ??
+    (async (account, body) => {
+      const { rateLimit, ...result } = await tiergate.notifyOperator(account, body);
+      return { result, expiresAt: Date.parse(result.expires_at), rateLimit, verbatim: false };
+    })
+  );
 }
 
 /** @internal True for a promise or any other thenable (a host's function may answer either). */

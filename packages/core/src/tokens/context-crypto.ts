@@ -81,7 +81,8 @@ function sealWith(key: { readonly kid: string; readonly secret: KeyObject } | un
   const body = cipher.update(JSON.stringify(value), 'utf8');
   const rest = cipher.final(); // empty for GCM, a stream mode
   const ciphertext = rest.length === 0 ? body : Buffer.concat([body, rest]);
-  return `${header}.${iv.toString('base64url')}.${ciphertext.toString('base64url')}.${cipher.getAuthTag().toString('base64url')}`;
+  // One flat string (a template literal would be a tree of seven concatenations, kept with the record).
+  return [header, iv.toString('base64url'), ciphertext.toString('base64url'), cipher.getAuthTag().toString('base64url')].join('.');
 }
 
 /** The key id of a protected header that sealContext could have written, or `null`. */
