@@ -180,3 +180,72 @@ describe('guard.now()', () => {
     expect(statusOf(await send(tiergate).now({ authorization: 'Bearer other' }))).toBe(401);
   });
 });
+
+describe('notify-operator on the memory store (its write without a promise)', () => {
+  const notify = (key: string) => ({
+    method: 'POST',
+    path: '/v1/notify-operator',
+    headers: { authorization: `Bearer ${key}`, 'content-type': 'application/json' },
+    body: JSON.stringify({ issue: 'Please review', context: { n: 1 } }),
+  });
+
+  it('stores the record and answers as through promises', async () => {
+    const answers: { status: number; body: Record<string, unknown> }[] = [];
+    for (const store of [memoryStore(), throughPromises(memoryStore())]) {
+      const tiergate = service(store);
+      const answer = await createHandler(tiergate)(notify('key-dev'));
+      const body = JSON.parse(answer.body) as { result: { notification_id: string; operator_action_url: string } };
+      const record = await store.getNotification(body.result.notification_id);
+      expect(record).toMatchObject({ id: body.result.notification_id, accountId: developer.id, issue: 'Please review' });
+      expect(Object.isFrozen(record)).toBe(true);
+      const view = await tiergate.operatorView(new URL(body.result.operator_action_url).searchParams.get('token'), null);
+      expect(view).toMatchObject({ kind: 'notification' });
+      answers.push({ status: answer.status, body: { ...body.result, operator_action_url: '', agent_script: '', notification_id: '' } });
+    }
+    expect(answers[0]).toEqual(answers[1]);
+    expect(answers[0]?.status).toBe(201);
+  });
+
+  it('a write that throws is 503 STORE_UNAVAILABLE, keeps nothing and gives the rate-limit point back', async () => {
+    const { registerSyncStore, syncStoreOf } = await import('../src/ports/sync-store.js');
+    const base = memoryStore();
+    // Its promise side would succeed (and keep nothing): a 503 shows the synchronous side was the one called.
+    const failing: Store = { ...base, createNotification: async () => undefined };
+    const sync = syncStoreOf(base);
+    if (sync === undefined) throw new Error('the memory store registers its synchronous side');
+    registerSyncStore(failing, {
+      ...sync,
+      createNotification: () => {
+        throw new Error('disk full');
+      },
+    });
+    const tiergate = createTiergate({
+      authenticate: apiKeyAuthenticator([{ apiKey: 'key-dev', account: developer }]),
+      secret: 'x'.repeat(32),
+      publicUrl: 'https://api.example.com/tg',
+      store: failing,
+      notifyRateLimit: { points: 1, durationSeconds: 3600 },
+      logger: { debug() {}, info() {}, warn() {}, error() {} },
+    });
+    stops.push(tiergate);
+    const handle = createHandler(tiergate);
+    for (let i = 0; i < 2; i++) {
+      const answer = await handle(notify('key-dev'));
+      expect(answer.status).toBe(503);
+      expect(JSON.parse(answer.body).error.code).toBe('STORE_UNAVAILABLE');
+    }
+    expect(base.size().notifications).toBe(0);
+  });
+});
+
+describe('a blank body', () => {
+  it('is no body at all, whatever whitespace it is made of; anything else is parsed', async () => {
+    const handle = createHandler(service(memoryStore()));
+    const post = (body: string) => handle({ method: 'POST', path: '/v1/notify-operator', headers: { authorization: 'Bearer key-dev', 'content-type': 'application/json' }, body });
+    const noBody = await post('');
+    expect(noBody.status).toBe(400);
+    for (const blank of [' ', '\n\t \r', '\u00a0\ufeff', '\u2028 \u3000']) expect(await post(blank)).toEqual(noBody);
+    // Not blank: not JSON, and said so.
+    for (const text of ['x', ' x ', '\u200b']) expect(JSON.parse((await post(text)).body).error.details).toEqual([{ path: '(body)', message: 'body is not valid JSON' }]);
+  });
+});

@@ -142,6 +142,7 @@ function contentType(request: KernelRequest): string {
 const utf8 = new TextDecoder('utf-8', { fatal: true });
 
 const SURROGATE = /[\uD800-\uDFFF]/;
+const WHITESPACE = /^\s$/;
 
 /**
  * `new URLSearchParams(query).get(name)` without building the object, for a
@@ -198,7 +199,8 @@ function parseRead(tiergate: Tiergate, request: KernelRequest, accept: 'json' | 
   } catch {
     return { ok: false, response: errorResponse(tiergate, 'INVALID_REQUEST', 400, tiergate.messages.errors.INVALID_REQUEST, [{ path: '(body)', message: 'body is not valid UTF-8' }]) };
   }
-  if (text.trim() === '') return { ok: true, value: undefined };
+  // (`\s` is the set trim() removes: a body that starts with anything else is not blank.)
+  if (text.length === 0 || (WHITESPACE.test(text.charAt(0)) && text.trim() === '')) return { ok: true, value: undefined };
   const type = contentType(request);
   if (type === 'application/x-www-form-urlencoded' && accept === 'form') return { ok: true, value: Object.fromEntries(new URLSearchParams(text)) };
   if (type === 'application/json' || type.endsWith('+json') || (type === '' && accept === 'json')) {
@@ -217,8 +219,10 @@ function parseRead(tiergate: Tiergate, request: KernelRequest, accept: 'json' | 
  * character, and an ASCII `plain` cannot split a surrogate pair.
  */
 function jsonStringAround(text: string, plain: string): string {
-  // The default catalog's script ends with the link: a backward search finds it at its first try.
-  const at = text.lastIndexOf(plain);
+  // The default catalog's script ends with the link; string equality compares memory, where
+  // endsWith() and the searches go character by character.
+  const tail = text.length - plain.length;
+  const at = tail >= 0 && text.slice(tail) === plain ? tail : text.indexOf(plain);
   if (at === -1) return JSON.stringify(text);
   return `${JSON.stringify(text.slice(0, at)).slice(0, -1)}${plain}${JSON.stringify(text.slice(at + plain.length)).slice(1)}`;
 }

@@ -203,6 +203,23 @@ export function memoryStore(options: MemoryStoreOptions = {}): Store & Required<
     return { ok: true, approval: next };
   }
 
+  /** Atomic in this process: every check before the first write. */
+  function createNotification({ notification, approval, audit: entry, outbox: messages }: Parameters<Store['createNotification']>[0]): void {
+    if (notifications.has(notification.id)) throw new TiergateError('INTERNAL_ERROR', `duplicate notification id ${notification.id}`);
+    if (approval !== undefined && approvals.has(approval.id)) throw new TiergateError('INTERNAL_ERROR', `duplicate approval id ${approval.id}`);
+    for (const m of messages) if (outbox.has(m.id)) throw new TiergateError('INTERNAL_ERROR', `duplicate outbox id ${m.id}`);
+    evict(notification.createdAt, evictPerWrite);
+    notifications.set(notification.id, kept(notification));
+    purgeIndex.push(notification.purgeAt, notification.id, NOTIFICATION);
+    if (approval !== undefined) {
+      approvals.set(approval.id, kept(approval));
+      if (approval.status === 'pending') pendingByDeadline.push(approval.expiresAt, approval.id);
+      purgeIndex.push(approval.purgeAt, approval.id, APPROVAL);
+      audit.set(approval.id, entry === undefined ? [] : [frozenCopy(entry)]);
+    }
+    for (const m of messages) addOutbox(m);
+  }
+
   /** Atomic in this process: nothing awaits between the check and the increment. */
   function consumeQuota({ accountId, action, amount, windows }: Parameters<Store['consumeQuota']>[0]): QuotaResult {
     const found: (Counter | undefined)[] = [];
@@ -247,20 +264,8 @@ export function memoryStore(options: MemoryStoreOptions = {}): Store & Required<
       purgeIndex: purgeIndex.size,
     }),
 
-    async createNotification({ notification, approval, audit: entry, outbox: messages }) {
-      if (notifications.has(notification.id)) throw new TiergateError('INTERNAL_ERROR', `duplicate notification id ${notification.id}`);
-      if (approval !== undefined && approvals.has(approval.id)) throw new TiergateError('INTERNAL_ERROR', `duplicate approval id ${approval.id}`);
-      for (const m of messages) if (outbox.has(m.id)) throw new TiergateError('INTERNAL_ERROR', `duplicate outbox id ${m.id}`);
-      evict(notification.createdAt, evictPerWrite);
-      notifications.set(notification.id, kept(notification));
-      purgeIndex.push(notification.purgeAt, notification.id, NOTIFICATION);
-      if (approval !== undefined) {
-        approvals.set(approval.id, kept(approval));
-        if (approval.status === 'pending') pendingByDeadline.push(approval.expiresAt, approval.id);
-        purgeIndex.push(approval.purgeAt, approval.id, APPROVAL);
-        audit.set(approval.id, entry === undefined ? [] : [frozenCopy(entry)]);
-      }
-      for (const m of messages) addOutbox(m);
+    async createNotification(input) {
+      createNotification(input);
     },
 
     async getNotification(id) {
@@ -387,6 +392,6 @@ export function memoryStore(options: MemoryStoreOptions = {}): Store & Required<
     },
   };
   // The service reads and consumes without a promise (see SyncStore).
-  registerSyncStore(store, { readAccountState, consumeQuota });
+  registerSyncStore(store, { readAccountState, consumeQuota, createNotification });
   return store;
 }

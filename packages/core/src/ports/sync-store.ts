@@ -1,7 +1,8 @@
 /**
  * The synchronous side of a store that keeps its state in this process
  * (`memoryStore()`): the two reads the service makes on every capabilities
- * request and every guarded one, answered without a promise, because each
+ * request and every guarded one, and the write of every notify-operator call,
+ * answered without a promise, because each
  * `await` is a microtask turn. Kept in a registry keyed by the store object,
  * so a store that did not register (PostgreSQL, Redis, a host's wrapper of
  * the memory store) is called through its `Store` methods, as always.
@@ -14,6 +15,8 @@ import type { AccountStateRead, QuotaResult, Store } from './store.js';
 export interface SyncStore {
   readAccountState(accountId: string, actions: readonly string[], windowKeys: readonly [string, string]): AccountStateRead;
   consumeQuota(input: Parameters<Store['consumeQuota']>[0]): QuotaResult;
+  /** Throws what the `Store` method rejects with. */
+  createNotification(input: Parameters<Store['createNotification']>[0]): void;
 }
 
 const registry = new WeakMap<object, SyncStore>();

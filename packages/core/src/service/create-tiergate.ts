@@ -329,7 +329,8 @@ export function createTiergate<TT extends TierTable = typeof defaultTiers>(optio
   const links = new LinkCache(10_000, refreshMs);
   // The two reads of every capabilities and guarded request: the memory store's own, answered without a
   // promise; every other store's, through its promises.
-  const counts: SyncStore | Pick<Store, 'readAccountState' | 'consumeQuota'> = syncStoreOf(store) ?? store;
+  const syncStore = syncStoreOf(store);
+  const counts: SyncStore | Pick<Store, 'readAccountState' | 'consumeQuota'> = syncStore ?? store;
   const capabilitiesCache = new Map<string, { caps: Capabilities; result: CapabilitiesResult; validUntil: number; url: string }>();
   const meteredNames = table.metered.map((a) => a.name);
 
@@ -848,7 +849,7 @@ export function createTiergate<TT extends TierTable = typeof defaultTiers>(optio
       const actionLabel = input.actionLabel ?? catalog.defaultActionLabel;
       // Signed and sealed on this turn once the keyring's keys are imported (no promise to wait for).
       const linkNow = issueLinkNow(
-        { purpose: 'operator_action', accountId: account.id, notificationId, ...(approvalId === null ? {} : { approvalId }) },
+        approvalId === null ? { purpose: 'operator_action', accountId: account.id, notificationId } : { purpose: 'operator_action', accountId: account.id, notificationId, approvalId },
         ttlSeconds,
         now,
       );
@@ -897,15 +898,18 @@ export function createTiergate<TT extends TierTable = typeof defaultTiers>(optio
           : undefined;
       const routed = dispatcher.notifierMessages(account, notification, approval, now, purgeAt);
       const outbox = isThenable(routed) ? await routed : routed;
-      await callStore(() =>
-        store.createNotification({
-          notification,
-          ...(approval === undefined
-            ? {}
-            : { approval, audit: { approvalId: approval.id, at: now, event: 'created' as const, actor: 'agent', ip: null, userAgent: null } }),
-          outbox,
-        }),
-      );
+      const write =
+        approval === undefined
+          ? { notification, outbox }
+          : { notification, approval, audit: { approvalId: approval.id, at: now, event: 'created' as const, actor: 'agent', ip: null, userAgent: null }, outbox };
+      if (syncStore === undefined) await callStore(() => store.createNotification(write));
+      else {
+        try {
+          syncStore.createNotification(write);
+        } catch (err) {
+          throw asStoreFailure(err);
+        }
+      }
       if (outbox.length > 0) dispatcher.kick();
       const result: NotifyOperatorResult =
         approvalId === null
