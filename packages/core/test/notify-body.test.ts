@@ -81,3 +81,24 @@ describe('POST /v1/notify-operator answers valid JSON whatever the public URL ho
     });
   }
 });
+
+describe('the context as validated is the context sealed', () => {
+  it('seals the JSON text validation produced, which opens to the same value', async () => {
+    const { parseNotifyOperatorBody } = await import('../src/schemas/wire.js');
+    const { validatedContextJson } = await import('../src/schemas/context-json.js');
+    const context = { customer: 'cus_1', nested: { list: [1, 'two', null, { deep: true }] }, text: 'é "quoted" \u2028' };
+    const parsed = parseNotifyOperatorBody({ issue: 'x', context });
+    if (!parsed.ok || parsed.value.context === undefined) throw new Error('valid body refused');
+    expect(validatedContextJson(parsed.value.context)).toBe(JSON.stringify(context));
+    // A context that failed validation is not remembered; an object never validated has no text.
+    expect(parseNotifyOperatorBody({ issue: 'x', context: { big: 'x'.repeat(20_000) } }).ok).toBe(false);
+    expect(validatedContextJson({ ...context })).toBeUndefined();
+
+    const account = { id: 'acc_1', tier: 'free' };
+    const store = memoryStore();
+    const tiergate = createTiergate({ authenticate: apiKeyAuthenticator([{ apiKey: 'key-0123456789abcdef', account }]), secret: 'test-secret-0123456789abcdef-0123456789', publicUrl: 'https://api.example.com', store, logger: { debug() {}, info() {}, warn() {}, error() {} } });
+    const result = await tiergate.notifyOperator(account, { issue: 'Look', context });
+    const view = await tiergate.operatorView(new URL(result.operator_action_url).searchParams.get('token'), null);
+    expect(view).toMatchObject({ kind: 'notification', context: { state: 'ok', value: context } });
+  });
+});

@@ -5,6 +5,7 @@
  * (`actionLabel`, `callbackUrl`, `expiresIn`), normalised here.
  */
 import { z } from 'zod';
+import { rememberContextJson } from './context-json.js';
 
 /** Longest `issue`, `reason` and `denial_reason`, in UTF-16 code units (seed: 1–1000). */
 export const MAX_TEXT_LENGTH = 1000;
@@ -56,9 +57,12 @@ export const contextSchema = z
       ctx.addIssue({ code: 'custom', message: `context must be at most ${MAX_CONTEXT_DEPTH} levels deep and valid Unicode` });
       return;
     }
-    if (Buffer.byteLength(JSON.stringify(value)) > MAX_CONTEXT_BYTES) {
+    const json = JSON.stringify(value);
+    if (Buffer.byteLength(json) > MAX_CONTEXT_BYTES) {
       ctx.addIssue({ code: 'custom', message: `context must be at most ${MAX_CONTEXT_BYTES} bytes as JSON` });
+      return;
     }
+    rememberContextJson(value, json);
   })
   .describe('Structured context shown to the operator as formatted JSON (encrypted at rest). Never put secrets here.');
 

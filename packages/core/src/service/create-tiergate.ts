@@ -35,6 +35,7 @@ import {
   type UpgradeContext,
   type UpgradeLinkResult,
 } from '../schemas/wire.js';
+import { validatedContextJson } from '../schemas/context-json.js';
 import { openContext, sealContextNow } from '../tokens/context-crypto.js';
 import { createKeyring, type Keyring, type SecretInput } from '../tokens/keyring.js';
 import { signLinkNow, verifyLink, type LinkClaims, type LinkClaimsInput, type SignedLink } from '../tokens/links.js';
@@ -853,7 +854,7 @@ export function createTiergate<TT extends TierTable = typeof defaultTiers>(optio
         ttlSeconds,
         now,
       );
-      const contextNow = input.context === undefined ? null : sealContextNow(keyring, input.context, notificationId);
+      const contextNow = input.context === undefined ? null : sealContextNow(keyring, input.context, notificationId, validatedContextJson(input.context));
       const secretNow = approvalId !== null && callbackUrl !== null ? sealContextNow(keyring, account.webhookSecret, `${approvalId}#webhook-secret`) : null;
       const [link, sealedContext, sealedSecret] =
         isThenable(linkNow) || isThenable(contextNow) || isThenable(secretNow)

@@ -60,25 +60,26 @@ export async function sealContext(keyring: Keyring, value: unknown, recordId: st
 
 /**
  * @internal {@link sealContext}, answered without a promise once the keyring's keys are imported
- * (AES-GCM runs on this turn either way); a promise before that. Never throws.
+ * (AES-GCM runs on this turn either way); a promise before that. Never throws. `json`, when the
+ * caller has it, is `JSON.stringify(value)` (not computed again).
  */
-export function sealContextNow(keyring: Keyring, value: unknown, recordId: string): string | Promise<string> {
+export function sealContextNow(keyring: Keyring, value: unknown, recordId: string, json?: string): string | Promise<string> {
   const loaded = keysNow(keyring);
-  if (loaded === undefined) return sealContext(keyring, value, recordId);
+  if (loaded === undefined) return keyring.contextKey().then((key) => sealWith(key, value, recordId, json));
   try {
-    return sealWith(loaded.contextKey(), value, recordId);
+    return sealWith(loaded.contextKey(), value, recordId, json);
   } catch (err) {
     return Promise.reject(err);
   }
 }
 
-function sealWith(key: { readonly kid: string; readonly secret: KeyObject } | undefined, value: unknown, recordId: string): string {
+function sealWith(key: { readonly kid: string; readonly secret: KeyObject } | undefined, value: unknown, recordId: string, json?: string): string {
   if (key === undefined) throw new TiergateError('CONFIG_INVALID', 'No context encryption key.');
   const header = protectedHeader(key.kid);
   const iv = randomBuffer(IV_BYTES);
   const cipher = createCipheriv('aes-256-gcm', key.secret, iv, { authTagLength: TAG_BYTES });
   cipher.setAAD(additionalData(header, recordId));
-  const body = cipher.update(JSON.stringify(value), 'utf8');
+  const body = cipher.update(json ?? JSON.stringify(value), 'utf8');
   const rest = cipher.final(); // empty for GCM, a stream mode
   const ciphertext = rest.length === 0 ? body : Buffer.concat([body, rest]);
   // One flat string (a template literal would be a tree of seven concatenations, kept with the record).
