@@ -397,7 +397,10 @@ export function createHandler(tiergate: Tiergate): KernelHandler {
       rateLimit === undefined
         ? JSON_HEADERS
         : {
-            ...JSON_HEADERS,
+            // JSON_HEADERS written out: a spread copies them key by key on every call.
+            'content-type': JSON_HEADERS['content-type'],
+            'cache-control': JSON_HEADERS['cache-control'],
+            'x-content-type-options': JSON_HEADERS['x-content-type-options'],
             'ratelimit-limit': String(rateLimit.limit),
             'ratelimit-remaining': String(rateLimit.remaining),
             'ratelimit-reset': String(Math.max(0, rateLimit.resetSeconds)),

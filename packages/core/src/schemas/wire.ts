@@ -39,9 +39,10 @@ function depthAndKeys(value: unknown, depth: number): number {
   if (Array.isArray(value)) return value.reduce((max: number, v) => Math.max(max, depthAndKeys(v, depth + 1)), depth);
   if (typeof value === 'object' && value !== null) {
     let max = depth;
-    for (const [key, v] of Object.entries(value)) {
+    const record = value as Record<string, unknown>;
+    for (const key of Object.keys(record)) {
       if (!key.isWellFormed()) return Infinity;
-      max = Math.max(max, depthAndKeys(v, depth + 1));
+      max = Math.max(max, depthAndKeys(record[key], depth + 1));
     }
     return max;
   }
@@ -137,12 +138,10 @@ export function parseNotifyOperatorBody(body: unknown): { ok: true; value: Notif
 
 const notificationWithAliases = notificationInputSchema.transform((body, ctx): NotifyOperatorInput => {
   const actionLabel = alias<string>(ctx, body, 'action_label', 'actionLabel');
-  return {
-    type: 'notification',
-    issue: body.issue,
-    ...(body.context === undefined ? {} : { context: body.context }),
-    ...(actionLabel === undefined ? {} : { actionLabel }),
-  };
+  // Written out rather than spread: this runs on every notify-operator call.
+  const { issue, context } = body;
+  if (context === undefined) return actionLabel === undefined ? { type: 'notification', issue } : { type: 'notification', issue, actionLabel };
+  return actionLabel === undefined ? { type: 'notification', issue, context } : { type: 'notification', issue, context, actionLabel };
 });
 
 const approvalWithAliases = approvalInputSchema.transform((body, ctx): NotifyOperatorInput => {
