@@ -20,7 +20,7 @@ import { promisify } from 'node:util';
 
 const run = promisify(execFile);
 const here = path.dirname(fileURLToPath(import.meta.url));
-const COUNTS = { caps: [20_000, 120_000], guard: [20_000, 120_000], page: [10_000, 60_000], notify: [5_000, 25_000], 'notify-floor': [5_000, 25_000] };
+const COUNTS = { caps: [20_000, 120_000], guard: [20_000, 120_000], page: [10_000, 60_000], notify: [5_000, 25_000], 'notify-bytes': [5_000, 25_000], 'notify-floor': [5_000, 25_000] };
 const [mode = 'caps', topArg = '25'] = process.argv.slice(2);
 if (COUNTS[mode] === undefined) throw new Error(`unknown mode ${mode}; one of ${Object.keys(COUNTS).join(', ')}`);
 const top = Number(topArg);

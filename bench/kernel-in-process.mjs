@@ -2,6 +2,7 @@
 // The kernel alone, without HTTP: createHandler() called in a loop on a memory store,
 // one request at a time, to tell tiergate's own work from the framework and the system calls.
 //   node bench/kernel-in-process.mjs notify 50000      # POST /v1/notify-operator
+//   node bench/kernel-in-process.mjs notify-bytes 50000   # the same with the body as bytes (as Fastify hands it over), not a stream
 //   node bench/kernel-in-process.mjs notify-floor 50000   # the contract's floor of it (bench/servers/contract-floor.mjs), same body
 //   node bench/kernel-in-process.mjs caps 100000       # GET /v1/capabilities (free account)
 //   node bench/kernel-in-process.mjs page 100000       # GET /operator/action (64 notifications in turn)
@@ -46,6 +47,8 @@ async function one(i) {
     return { status: 201, body: JSON.stringify(await floor(headers.authorization, JSON.parse(BODY.toString()))) };
   }
   if (route === 'notify') return handle({ method: 'POST', path: '/v1/notify-operator', query: '', headers, body: (async function* () { yield BODY; })() });
+  // The body as bytes, as @tiergate/fastify hands it over (no stream to read).
+  if (route === 'notify-bytes') return handle({ method: 'POST', path: '/v1/notify-operator', query: '', headers, body: BODY });
   if (route === 'page') return handle({ method: 'GET', path: '/operator/action', query: pages[i % 64], headers: { host: '127.0.0.1:3000', accept: 'text/html' } });
   return handle({ method: 'GET', path: '/v1/capabilities', query: '', headers });
 }

@@ -89,10 +89,18 @@ describe('the context as validated is the context sealed', () => {
     const context = { customer: 'cus_1', nested: { list: [1, 'two', null, { deep: true }] }, text: 'é "quoted" \u2028' };
     const parsed = parseNotifyOperatorBody({ issue: 'x', context });
     if (!parsed.ok || parsed.value.context === undefined) throw new Error('valid body refused');
-    expect(validatedContextJson(parsed.value.context)).toBe(JSON.stringify(context));
-    // A context that failed validation is not remembered; an object never validated has no text.
-    expect(parseNotifyOperatorBody({ issue: 'x', context: { big: 'x'.repeat(20_000) } }).ok).toBe(false);
+    const text = validatedContextJson(parsed.value.context);
+    expect(text).toBe(JSON.stringify(context));
+    // Read once; another object, or a context that failed validation, has no text.
+    expect(validatedContextJson(parsed.value.context)).toBeUndefined();
+    const again = parseNotifyOperatorBody({ issue: 'x', context });
+    if (!again.ok || again.value.context === undefined) throw new Error('valid body refused');
     expect(validatedContextJson({ ...context })).toBeUndefined();
+    // A context validation refused does not take the slot of the last one accepted.
+    const third = parseNotifyOperatorBody({ issue: 'x', context: { n: 3 } });
+    if (!third.ok || third.value.context === undefined) throw new Error('valid body refused');
+    expect(parseNotifyOperatorBody({ issue: 'x', context: { big: 'x'.repeat(20_000) } }).ok).toBe(false);
+    expect(validatedContextJson(third.value.context)).toBe('{"n":3}');
 
     const account = { id: 'acc_1', tier: 'free' };
     const store = memoryStore();

@@ -813,6 +813,8 @@ export function createTiergate<TT extends TierTable = typeof defaultTiers>(optio
     const parsed = parseNotifyOperatorBody(body);
     if (!parsed.ok) throw new TiergateError('INVALID_REQUEST', catalog.errors.INVALID_REQUEST, { details: issuesOf(parsed.error) });
     const input = parsed.value;
+    // On this turn, before anything awaits: the slot holds this parse's context text.
+    const contextJson = input.context === undefined ? undefined : validatedContextJson(input.context);
     const now = clock.now();
 
     let callbackUrl: string | null = null;
@@ -854,7 +856,7 @@ export function createTiergate<TT extends TierTable = typeof defaultTiers>(optio
         ttlSeconds,
         now,
       );
-      const contextNow = input.context === undefined ? null : sealContextNow(keyring, input.context, notificationId, validatedContextJson(input.context));
+      const contextNow = input.context === undefined ? null : sealContextNow(keyring, input.context, notificationId, contextJson);
       const secretNow = approvalId !== null && callbackUrl !== null ? sealContextNow(keyring, account.webhookSecret, `${approvalId}#webhook-secret`) : null;
       const [link, sealedContext, sealedSecret] =
         isThenable(linkNow) || isThenable(contextNow) || isThenable(secretNow)
