@@ -135,7 +135,10 @@ function pageError(tiergate: Tiergate, context: PageContext, err: unknown, path:
 type ParsedBody = { ok: true; value: unknown } | { ok: false; response: KernelResponse };
 
 function contentType(request: KernelRequest): string {
-  return (header(request, 'content-type') ?? '').split(';')[0]?.trim().toLowerCase() ?? '';
+  const raw = header(request, 'content-type') ?? '';
+  // The usual header as it is; anything else (parameters, case, spaces) normalised.
+  if (raw === 'application/json') return raw;
+  return raw.split(';')[0]?.trim().toLowerCase() ?? '';
 }
 
 // One decoder for every request (stateless between `decode()` calls without `stream`).
