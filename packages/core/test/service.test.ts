@@ -79,6 +79,30 @@ describe('notifyOperator', () => {
     expect(result.rateLimit).toEqual({ limit: 10, remaining: 9, resetSeconds: 3600 });
   });
 
+  it('each record keeps the account as it was when it was written, also when the account changes in place', async () => {
+    const { tiergate, store } = setup();
+    // Mutable, as a host's own account object may be.
+    const account: { id: string; tier: string; status?: string; operatorEmail?: string; customDomains?: number } = { id: 'acc_changing', tier: 'free', operatorEmail: 'ops@example.com' };
+    const snapshotAt = async () => (await store.getNotification((await tiergate.notifyOperator(account, { issue: 'Please look' })).notification_id))?.account;
+    const first = await snapshotAt();
+    const second = await snapshotAt();
+    expect(first).toEqual({ tier: 'free', status: 'active', operatorEmail: 'ops@example.com', customDomains: null });
+    expect(second).toEqual(first);
+    expect(Object.isFrozen(second)).toBe(true);
+    // The host changes its account object in place: the records written before keep what they saw.
+    account.tier = 'developer';
+    account.status = 'under_review';
+    delete account.operatorEmail;
+    account.customDomains = 2;
+    const third = await snapshotAt();
+    expect(third).toEqual({ tier: 'developer', status: 'under_review', operatorEmail: null, customDomains: 2 });
+    expect(first).toEqual({ tier: 'free', status: 'active', operatorEmail: 'ops@example.com', customDomains: null });
+    // Another account with the same fields never gets this one's snapshot under its own id mixed up.
+    const other: Account = { id: 'acc_other', tier: 'free' };
+    const otherSnapshot = (await store.getNotification((await tiergate.notifyOperator(other, { issue: 'Please look' })).notification_id))?.account;
+    expect(otherSnapshot).toEqual({ tier: 'free', status: 'active', operatorEmail: null, customDomains: null });
+  });
+
   it('defaults the label to "Review Request"', async () => {
     const { tiergate } = setup();
     expect((await tiergate.notifyOperator(free, { issue: 'help' })).operator_action_label).toBe('Review Request');

@@ -219,6 +219,8 @@ export interface RateLimitInfo {
 }
 
 const DAY_S = 24 * 3600;
+/** Accounts whose last snapshot is remembered (forgotten all at once beyond this). */
+const MAX_SNAPSHOTS = 1024;
 const LONG_POLL_MAX_SECONDS = 30;
 const SEND_PRECEDENCE: Record<ReasonKind, number> = { status: 0, tier: 1, quota: 2, webhook: 3 };
 
@@ -517,8 +519,19 @@ export function createTiergate<TT extends TierTable = typeof defaultTiers>(optio
 
   // ------------------------------------------------------------------ approvals
 
+  // The last snapshot per account id (frozen, shared by that account's records while its fields are the
+  // same): the memory store keeps one object per account instead of one per notification.
+  const snapshots = new Map<string, AccountSnapshot>();
   function snapshotOf(account: Account): AccountSnapshot {
-    return { tier: account.tier, status: account.status ?? 'active', operatorEmail: account.operatorEmail ?? null, customDomains: account.customDomains ?? null };
+    const status = account.status ?? 'active';
+    const operatorEmail = account.operatorEmail ?? null;
+    const customDomains = account.customDomains ?? null;
+    const known = snapshots.get(account.id);
+    if (known !== undefined && known.tier === account.tier && known.status === status && known.operatorEmail === operatorEmail && known.customDomains === customDomains) return known;
+    const snapshot: AccountSnapshot = Object.freeze({ tier: account.tier, status, operatorEmail, customDomains });
+    if (snapshots.size >= MAX_SNAPSHOTS) snapshots.clear();
+    snapshots.set(account.id, snapshot);
+    return snapshot;
   }
 
   async function accountById(accountId: string, snapshot: AccountSnapshot | undefined): Promise<Account | null> {

@@ -123,8 +123,14 @@ function signWith(key: LinkKey, claims: LinkClaimsInput, ttlSeconds: number, { i
   if (claims.targetTier !== undefined) payload.tier = claims.targetTier;
   if (claims.reason !== undefined) payload.rsn = claims.reason;
   if (key.alg === 'HS256' && key.hmacKey !== undefined) {
-    // The JWS jose would build (same claim order), signed on this thread.
-    Object.assign(payload, { iss: issuer, aud: AUD[claims.purpose], sub: claims.accountId, jti: linkId, iat, exp });
+    // The JWS jose would build (same claim order), signed on this thread. Assigned one by one: an
+    // Object.assign from a literal copied them through a generic builtin on every link.
+    payload.iss = issuer;
+    payload.aud = AUD[claims.purpose];
+    payload.sub = claims.accountId;
+    payload.jti = linkId;
+    payload.iat = iat;
+    payload.exp = exp;
     const input = `${encodedHeader(key.alg, claims.purpose, key.kid)}.${b64json(payload)}`;
     const token = `${input}.${createHmac('sha256', key.hmacKey).update(input).digest('base64url')}`;
     return { token, expiresAt: exp * 1000, linkId };
