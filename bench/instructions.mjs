@@ -5,6 +5,10 @@
 // counters (the bench machine has none). Not part of `npm run bench`.
 //
 //   node bench/instructions.mjs caps [functions=25]     # GET /v1/capabilities; also: guard, page, notify
+//   (notify-bytes, notify-floor: the kernel with the body as bytes, and the contract's floor; notify-fastify,
+//   notify-floor-fastify, notify-floor-headers-fastify: the same through Fastify's app.inject())
+//   BENCH_CACHE_SIM=1 node bench/instructions.mjs notify-fastify   # also simulated L1 cache misses and
+//                                                                  # mispredicted branches per request
 //
 // The mode runs twice under callgrind, with N₁ and N₂ requests after the same warm-up; the difference
 // divided by N₂ − N₁ is what one request costs, start-up and warm-up cancel out. V8 compiles on the main
@@ -20,10 +24,11 @@ import { promisify } from 'node:util';
 
 const run = promisify(execFile);
 const here = path.dirname(fileURLToPath(import.meta.url));
-const COUNTS = { caps: [20_000, 120_000], guard: [20_000, 120_000], page: [10_000, 60_000], notify: [5_000, 25_000], 'notify-bytes': [5_000, 25_000], 'notify-floor': [5_000, 25_000] };
+const COUNTS = { caps: [20_000, 120_000], guard: [20_000, 120_000], page: [10_000, 60_000], notify: [5_000, 25_000], 'notify-bytes': [5_000, 25_000], 'notify-floor': [5_000, 25_000], 'notify-fastify': [5_000, 25_000], 'notify-floor-fastify': [5_000, 25_000], 'notify-floor-headers-fastify': [5_000, 25_000] };
 const [mode = 'caps', topArg = '25'] = process.argv.slice(2);
 if (COUNTS[mode] === undefined) throw new Error(`unknown mode ${mode}; one of ${Object.keys(COUNTS).join(', ')}`);
 const top = Number(topArg);
+const CACHE_SIM = process.env.BENCH_CACHE_SIM === '1';
 
 /** JIT code ranges of a process, from the map --perf-basic-prof wrote. */
 async function jitMap(pid) {
@@ -57,7 +62,7 @@ async function profile(requests, dir) {
   const out = path.join(dir, `${requests}.cg`);
   const { stderr } = await run(
     'valgrind',
-    ['--tool=callgrind', `--callgrind-out-file=${out}`, process.execPath, '--perf-basic-prof', '--no-concurrent-recompilation', path.join(here, 'kernel-in-process.mjs'), mode, String(requests)],
+    ['--tool=callgrind', ...(CACHE_SIM ? ['--cache-sim=yes', '--branch-sim=yes'] : []), `--callgrind-out-file=${out}`, process.execPath, '--perf-basic-prof', '--no-concurrent-recompilation', path.join(here, 'kernel-in-process.mjs'), mode, String(requests)],
     { maxBuffer: 64 << 20 },
   );
   const pid = /^==(\d+)==/m.exec(stderr)?.[1];
@@ -66,19 +71,23 @@ async function profile(requests, dir) {
   const { stdout } = await run('callgrind_annotate', ['--threshold=100', out], { maxBuffer: 256 << 20 });
   const byFunction = new Map();
   let total = 0;
+  let events = [];
   for (const line of stdout.split('\n')) {
-    const match = /^\s*([\d,]+)\s+\(\s*[\d.]+%\)\s+(.*)$/.exec(line);
-    if (match === null) continue;
-    const count = Number(match[1].replaceAll(',', ''));
+    // A count per event (`1,234 (0.5%)`, a bare `0`, or `.` for none), then the function.
+    const match = /^((?:\s*(?:[\d,]+\s+\(\s*[\d.]+%\)|0|\.)(?=\s))+)\s+(.*)$/.exec(line);
+    if (match === null || !/\d/.test(match[1])) continue;
+    const counts = [...match[1].matchAll(/[\d,]+\s+\(\s*[\d.]+%\)|\b0\b|\./g)].map((m) => (m[0] === '.' ? 0 : Number(m[0].split(/\s/)[0].replaceAll(',', ''))));
+    const count = counts[0];
     if (match[2].includes('PROGRAM TOTALS')) {
       total = count;
+      events = counts;
       continue;
     }
     const jit = /^\?\?\?:0x([0-9a-f]+) \[\?\?\?\]$/.exec(match[2]);
     const name = jit === null ? match[2].replace(/^\?\?\?:/, '').replace(/ \[\/usr\/bin\/node\]$/, '') : nameOf(parseInt(jit[1], 16));
     byFunction.set(name, (byFunction.get(name) ?? 0) + count);
   }
-  return { total, byFunction };
+  return { total, events, byFunction };
 }
 
 const dir = await mkdtemp(path.join(tmpdir(), 'tiergate-instructions-'));
@@ -91,6 +100,11 @@ try {
     .map((name) => [name, per(a.byFunction.get(name) ?? 0, b.byFunction.get(name) ?? 0)])
     .sort((x, y) => y[1] - x[1]);
   console.log(`${mode}: ${Math.round(per(a.total, b.total)).toLocaleString('en')} instructions per request (${n1.toLocaleString('en')} and ${n2.toLocaleString('en')} requests under callgrind)`);
+  if (CACHE_SIM) {
+    // Events in callgrind's order with --cache-sim and --branch-sim: Ir Dr Dw I1mr D1mr D1mw ILmr DLmr DLmw Bc Bcm Bi Bim.
+    const e = (i) => Math.round(per(a.events[i] ?? 0, b.events[i] ?? 0)).toLocaleString('en');
+    console.log(`  per request (simulated): L1 instruction misses ${e(3)}, L1 data misses ${e(4)} read + ${e(5)} write, mispredicted branches ${e(10)} conditional + ${e(12)} indirect, memory reads ${e(1)}, writes ${e(2)}`);
+  }
   for (const [name, count] of rows.slice(0, top)) console.log(`${String(Math.round(count)).padStart(8)}  ${name.slice(0, 150)}`);
 } finally {
   await rm(dir, { recursive: true, force: true });

@@ -9,6 +9,11 @@
 //   node bench/kernel-in-process.mjs guard 500000      # createGuard('send_messages', { consume: 1 }), as requireCapability runs it
 //   node bench/kernel-in-process.mjs guard-fastify 20000   # part 3's three Fastify routes through app.inject(): Fastify's
 //                                                          # whole request lifecycle without sockets, alternating, medians of 7
+//   node bench/kernel-in-process.mjs notify-fastify 20000        # POST /v1/notify-operator through @tiergate/fastify and app.inject()
+//   node bench/kernel-in-process.mjs notify-floor-fastify 20000  # the floor as a Fastify route (as the bench server has it), app.inject()
+//   node bench/kernel-in-process.mjs notify-floor-headers-fastify 20000  # the same floor answering with tiergate's six headers
+//   (BENCH_ALLOC_PROF=<file> with these three: a sampled profile of every allocation of the timed requests,
+//   for bench/alloc-summary.mjs)
 // Add --cpu-prof to profile it. Run `npm run build` first.
 import { apiKeyAuthenticator, createGuard, createHandler, createTiergate, defaultTiers, memoryStore } from '@tiergate/core';
 import { contractFloor } from './servers/contract-floor.mjs';
@@ -69,6 +74,53 @@ if (route === 'guard-fastify') {
   for (const url of Object.keys(times)) await run(url, 5000);
   for (let k = 0; k < 7; k++) for (const url of Object.keys(times)) times[url].push(await run(url, N));
   for (const [url, t] of Object.entries(times)) console.log(`${url}: ${t.sort((a, b) => a - b)[3].toFixed(2)} µs per request through app.inject() (median of 7)`);
+  process.exit(0);
+}
+if (route === 'notify-fastify' || route === 'notify-floor-fastify' || route === 'notify-floor-headers-fastify') {
+  // Fastify's whole request lifecycle (routing, body collection, hooks, reply, Node's header writing) without
+  // sockets, one request at a time: what the live route does in the server process, less the system calls.
+  const { default: Fastify } = await import('fastify');
+  const { tiergatePlugin } = await import('@tiergate/fastify');
+  const app = Fastify({ logger: false });
+  if (route === 'notify-fastify') await app.register(tiergatePlugin, { tiergate });
+  else {
+    const floorRoute = await contractFloor(memoryStore(), () => 'http://127.0.0.1:3000', entries, (id, record) => void kept.set(id, record));
+    // With tiergate's headers: the same six header lines as its answer (the rate-limit values as strings).
+    const withHeaders = route === 'notify-floor-headers-fastify';
+    let remaining = 1e9;
+    app.post('/bench/post-floor', async (request, reply) => {
+      const answer = await floorRoute(request.headers.authorization, request.body);
+      if (!withHeaders) return reply.code(201).send(answer);
+      remaining -= 1;
+      return reply
+        .code(201)
+        .headers({ 'content-type': 'application/json; charset=utf-8', 'cache-control': 'no-store', 'x-content-type-options': 'nosniff', 'ratelimit-limit': '1000000000', 'ratelimit-remaining': String(remaining), 'ratelimit-reset': '3600' })
+        .send(JSON.stringify(answer));
+    });
+  }
+  await app.ready();
+  const url = route === 'notify-fastify' ? '/v1/notify-operator' : '/bench/post-floor';
+  const inject = async (i) => {
+    const r = await app.inject({ method: 'POST', url, headers: { 'content-type': 'application/json', authorization: `Bearer ${entries[i % 64].apiKey}`, host: '127.0.0.1:3000' }, payload: BODY });
+    if (r.statusCode !== 201) throw new Error(`${url}: ${r.statusCode} ${r.body}`);
+  };
+  for (let i = 0; i < 5000; i++) await inject(i);
+  // BENCH_ALLOC_PROF: V8's sampling heap profiler over the timed requests, every allocation counted (also what
+  // the next scavenge frees), one sample per 64 bytes on average. It slows the requests down many times over.
+  const allocFile = process.env.BENCH_ALLOC_PROF;
+  const session = allocFile ? new (await import('node:inspector')).Session() : undefined;
+  const post = (method, params) => new Promise((resolve, reject) => session.post(method, params, (err, r) => (err ? reject(err) : resolve(r))));
+  if (session !== undefined) {
+    session.connect();
+    await post('HeapProfiler.startSampling', { samplingInterval: 64, includeObjectsCollectedByMajorGC: true, includeObjectsCollectedByMinorGC: true });
+  }
+  const start = process.hrtime.bigint();
+  for (let i = 0; i < N; i++) await inject(i);
+  if (session !== undefined) {
+    const { profile } = await post('HeapProfiler.stopSampling');
+    (await import('node:fs')).writeFileSync(allocFile, JSON.stringify({ requests: N, ...profile }));
+  }
+  console.log(`${route}: ${(Number(process.hrtime.bigint() - start) / 1e3 / N).toFixed(2)} µs per request through app.inject()`);
   process.exit(0);
 }
 for (let i = 0; i < 5000; i++) await one(i);
