@@ -15,20 +15,17 @@
 //   (BENCH_ALLOC_PROF=<file> with these three: a sampled profile of every allocation of the timed requests,
 //   for bench/alloc-summary.mjs)
 // Add --cpu-prof to profile it. Run `npm run build` first.
-import { apiKeyAuthenticator, createGuard, createHandler, createTiergate, defaultTiers, memoryStore } from '@tiergate/core';
+import { createGuard, createHandler, defaultTiers, memoryStore } from '@tiergate/core';
+import { NOTIFY_BODY, PUBLIC_URL, inProcessTiergate } from './lib/in-process.mjs';
 import { contractFloor } from './servers/contract-floor.mjs';
 import { GUARD_TIERS, SEND_BODY, registerFastifyGuardRoutes } from './servers/guard-routes.mjs';
 const route = process.argv[2] ?? 'notify';
 const N = Number(process.argv[3] ?? 50000);
 // The guard runs on part 3's host tier (a quota that never runs out); the other routes on the default tiers.
 const guardMode = route.startsWith('guard');
-const tier = guardMode ? 'volume' : 'free';
-const entries = [];
-for (let i = 0; i < 64; i++) entries.push({ apiKey: `bench-${tier}-${i}-4f9a1c2e8b7d6a5f`, account: { id: `acc_${i}`, tier, operatorEmail: 'a@example.com' } });
-const byId = new Map(entries.map((e) => [e.account.id, e.account]));
-const tiergate = createTiergate({ authenticate: apiKeyAuthenticator(entries), findAccount: (id) => byId.get(id) ?? null, secret: 'bench-link-secret-0123456789abcdef-0123456789', publicUrl: 'http://127.0.0.1:3000', store: memoryStore(), tiers: guardMode ? GUARD_TIERS : defaultTiers, notifyRateLimit: { points: 1e9, durationSeconds: 3600 }, logger: { debug() {}, info() {}, warn() {}, error() {} } });
+const { entries, tiergate } = inProcessTiergate({ tier: guardMode ? 'volume' : 'free', tiers: guardMode ? GUARD_TIERS : defaultTiers });
 const handle = createHandler(tiergate);
-const BODY = Buffer.from(JSON.stringify({ issue: 'I need to send a receipt to a customer, but this account is on the free tier.', action_label: 'Upgrade to send', context: { customer_id: 'cus_123', attempted_action: 'send_messages', recipients: 1, reason: 'SEND_REQUIRES_PAID' } }));
+const BODY = Buffer.from(NOTIFY_BODY);
 const guard = createGuard(tiergate, 'send_messages', { consume: 1 });
 // Operator pages to load (as in part 2): 64 notifications, viewed in turn.
 const pages = [];
@@ -40,7 +37,7 @@ if (route === 'page') {
 }
 // The floor, with its answer serialised as the kernel serialises tiergate's (the HTTP framework's part is not here).
 const kept = new Map();
-const floor = route === 'notify-floor' ? await contractFloor(memoryStore(), () => 'http://127.0.0.1:3000', entries, (id, record) => void kept.set(id, record)) : undefined;
+const floor = route === 'notify-floor' ? await contractFloor(memoryStore(), () => PUBLIC_URL, entries, (id, record) => void kept.set(id, record)) : undefined;
 async function one(i) {
   const headers = { authorization: `Bearer ${entries[i % 64].apiKey}`, 'content-type': 'application/json', host: '127.0.0.1:3000' };
   if (route === 'guard') {
@@ -84,7 +81,7 @@ if (route === 'notify-fastify' || route === 'notify-floor-fastify' || route === 
   const app = Fastify({ logger: false });
   if (route === 'notify-fastify') await app.register(tiergatePlugin, { tiergate });
   else {
-    const floorRoute = await contractFloor(memoryStore(), () => 'http://127.0.0.1:3000', entries, (id, record) => void kept.set(id, record));
+    const floorRoute = await contractFloor(memoryStore(), () => PUBLIC_URL, entries, (id, record) => void kept.set(id, record));
     // With tiergate's headers: the same six header lines as its answer (the rate-limit values as strings).
     const withHeaders = route === 'notify-floor-headers-fastify';
     let remaining = 1e9;

@@ -4,12 +4,9 @@ import { measureRoutes, ratio } from '../lib/load.mjs';
 import { startServer } from '../lib/server-process.mjs';
 import { fmt, fmtRatio, int } from '../lib/stats.mjs';
 
-/** The notify-operator body (and the bare POST's, so both parse the same bytes). */
-export const NOTIFY_BODY = JSON.stringify({
-  issue: 'I need to send a receipt to a customer, but this account is on the free tier.',
-  action_label: 'Upgrade to send',
-  context: { customer_id: 'cus_123', attempted_action: 'send_messages', recipients: 1, reason: 'SEND_REQUIRES_PAID' },
-});
+import { NOTIFY_BODY } from '../lib/in-process.mjs';
+
+export { NOTIFY_BODY };
 const JSON_HEADERS = { 'content-type': 'application/json' };
 
 /** Fails loudly when a route does not answer as the benchmark assumes. */
