@@ -6,7 +6,8 @@
 //
 //   node bench/instructions.mjs caps [functions=25]     # GET /v1/capabilities; also: guard, page, notify
 //   (notify-bytes, notify-floor: the kernel with the body as bytes, and the contract's floor; notify-fastify,
-//   notify-floor-fastify, notify-floor-headers-fastify: the same through Fastify's app.inject())
+//   notify-floor-fastify, notify-floor-headers-fastify: the same through Fastify's app.inject(); caps-fastify,
+//   caps-bytes-fastify, page-fastify, page-bytes-fastify: a route through Fastify against its bytes and headers)
 //   BENCH_CACHE_SIM=1 node bench/instructions.mjs notify-fastify   # also simulated L1 cache misses and
 //                                                                  # mispredicted branches per request
 //
@@ -24,7 +25,7 @@ import { promisify } from 'node:util';
 
 const run = promisify(execFile);
 const here = path.dirname(fileURLToPath(import.meta.url));
-const COUNTS = { caps: [20_000, 120_000], guard: [20_000, 120_000], page: [10_000, 60_000], notify: [5_000, 25_000], 'notify-bytes': [5_000, 25_000], 'notify-floor': [5_000, 25_000], 'notify-fastify': [5_000, 25_000], 'notify-floor-fastify': [5_000, 25_000], 'notify-floor-headers-fastify': [5_000, 25_000] };
+const COUNTS = { caps: [20_000, 120_000], guard: [20_000, 120_000], page: [10_000, 60_000], notify: [5_000, 25_000], 'notify-bytes': [5_000, 25_000], 'notify-floor': [5_000, 25_000], 'notify-fastify': [5_000, 25_000], 'notify-floor-fastify': [5_000, 25_000], 'notify-floor-headers-fastify': [5_000, 25_000], 'caps-fastify': [5_000, 25_000], 'caps-bytes-fastify': [5_000, 25_000], 'page-fastify': [5_000, 25_000], 'page-bytes-fastify': [5_000, 25_000] };
 const [mode = 'caps', topArg = '25'] = process.argv.slice(2);
 if (COUNTS[mode] === undefined) throw new Error(`unknown mode ${mode}; one of ${Object.keys(COUNTS).join(', ')}`);
 const top = Number(topArg);

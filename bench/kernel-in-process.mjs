@@ -12,7 +12,11 @@
 //   node bench/kernel-in-process.mjs notify-fastify 20000        # POST /v1/notify-operator through @tiergate/fastify and app.inject()
 //   node bench/kernel-in-process.mjs notify-floor-fastify 20000  # the floor as a Fastify route (as the bench server has it), app.inject()
 //   node bench/kernel-in-process.mjs notify-floor-headers-fastify 20000  # the same floor answering with tiergate's six headers
-//   (BENCH_ALLOC_PROF=<file> with these three: a sampled profile of every allocation of the timed requests,
+//   node bench/kernel-in-process.mjs caps-fastify 20000        # GET /v1/capabilities through @tiergate/fastify and app.inject()
+//   node bench/kernel-in-process.mjs caps-bytes-fastify 20000  # a Fastify route answering that answer's bytes and headers
+//   node bench/kernel-in-process.mjs page-fastify 20000        # GET /operator/action (64 links in turn), likewise
+//   node bench/kernel-in-process.mjs page-bytes-fastify 20000  # the page's bytes and headers, to the same URLs
+//   (BENCH_ALLOC_PROF=<file> with these seven: a sampled profile of every allocation of the timed requests,
 //   for bench/alloc-summary.mjs)
 // Add --cpu-prof to profile it. Run `npm run build` first.
 import { createGuard, createHandler, defaultTiers, memoryStore } from '@tiergate/core';
@@ -73,20 +77,39 @@ if (route === 'guard-fastify') {
   for (const [url, t] of Object.entries(times)) console.log(`${url}: ${t.sort((a, b) => a - b)[3].toFixed(2)} µs per request through app.inject() (median of 7)`);
   process.exit(0);
 }
-if (route === 'notify-fastify' || route === 'notify-floor-fastify' || route === 'notify-floor-headers-fastify') {
-  // Fastify's whole request lifecycle (routing, body collection, hooks, reply, Node's header writing) without
-  // sockets, one request at a time: what the live route does in the server process, less the system calls.
+// Fastify's whole request lifecycle (routing, body collection, hooks, reply, Node's header writing) without
+// sockets, one request at a time: what the live route does in the server process, less the system calls.
+// Each tiergate route has a counterpart that does none of tiergate's work: the notify-operator floor, and a
+// bare route answering the capabilities answer's / the operator page's exact bytes and headers (as part 2's
+// "bytes" rows do).
+const FASTIFY_MODES = new Set(['notify-fastify', 'notify-floor-fastify', 'notify-floor-headers-fastify', 'caps-fastify', 'caps-bytes-fastify', 'page-fastify', 'page-bytes-fastify']);
+if (FASTIFY_MODES.has(route)) {
   const { default: Fastify } = await import('fastify');
   const { tiergatePlugin } = await import('@tiergate/fastify');
   const app = Fastify({ logger: false });
-  if (route === 'notify-fastify') await app.register(tiergatePlugin, { tiergate });
-  else {
+  const kind = route.split('-')[0];
+  const viaTiergate = route === `${kind}-fastify`;
+  if (viaTiergate) await app.register(tiergatePlugin, { tiergate });
+  const authorization = (i) => `Bearer ${entries[i % 64].apiKey}`;
+  // The requests: notify-operator posts the body; capabilities GETs with a key; the page cycles through 64 links.
+  let request;
+  const pageLinks = [];
+  if (kind === 'notify') {
+    request = (i) => ({ method: 'POST', url: viaTiergate ? '/v1/notify-operator' : '/bench/post-floor', headers: { 'content-type': 'application/json', authorization: authorization(i), host: '127.0.0.1:3000' }, payload: BODY });
+  } else if (kind === 'caps') {
+    request = (i) => ({ method: 'GET', url: viaTiergate ? '/v1/capabilities' : '/bench/caps-bytes', headers: { authorization: authorization(i), host: '127.0.0.1:3000' } });
+  } else {
+    for (let i = 0; i < 64; i++) pageLinks.push(new URL((await tiergate.notifyOperator(entries[i].account, JSON.parse(BODY.toString()))).operator_action_url).search);
+    // The bytes route gets the same URL bytes (the link's query), as part 2's does.
+    request = (i) => ({ method: 'GET', url: `${viaTiergate ? '/operator/action' : '/bench/page-bytes'}${pageLinks[i % 64]}`, headers: { host: '127.0.0.1:3000', accept: 'text/html' } });
+  }
+  if (kind === 'notify' && !viaTiergate) {
     const floorRoute = await contractFloor(memoryStore(), () => PUBLIC_URL, entries, (id, record) => void kept.set(id, record));
     // With tiergate's headers: the same six header lines as its answer (the rate-limit values as strings).
     const withHeaders = route === 'notify-floor-headers-fastify';
     let remaining = 1e9;
-    app.post('/bench/post-floor', async (request, reply) => {
-      const answer = await floorRoute(request.headers.authorization, request.body);
+    app.post('/bench/post-floor', async (req, reply) => {
+      const answer = await floorRoute(req.headers.authorization, req.body);
       if (!withHeaders) return reply.code(201).send(answer);
       remaining -= 1;
       return reply
@@ -94,12 +117,20 @@ if (route === 'notify-fastify' || route === 'notify-floor-fastify' || route === 
         .headers({ 'content-type': 'application/json; charset=utf-8', 'cache-control': 'no-store', 'x-content-type-options': 'nosniff', 'ratelimit-limit': '1000000000', 'ratelimit-remaining': String(remaining), 'ratelimit-reset': '3600' })
         .send(JSON.stringify(answer));
     });
+  } else if (!viaTiergate) {
+    // tiergate's answer to the first request, taken once from a handler of the same service, served as it is.
+    const answer = await handle(
+      kind === 'caps'
+        ? { method: 'GET', path: '/v1/capabilities', query: '', headers: request(0).headers }
+        : { method: 'GET', path: '/operator/action', query: pageLinks[0].slice(1), headers: request(0).headers },
+    );
+    app.get(request(0).url.split('?')[0], (_req, reply) => reply.code(answer.status).headers(answer.headers).send(answer.body));
   }
   await app.ready();
-  const url = route === 'notify-fastify' ? '/v1/notify-operator' : '/bench/post-floor';
+  const status = kind === 'notify' ? 201 : 200;
   const inject = async (i) => {
-    const r = await app.inject({ method: 'POST', url, headers: { 'content-type': 'application/json', authorization: `Bearer ${entries[i % 64].apiKey}`, host: '127.0.0.1:3000' }, payload: BODY });
-    if (r.statusCode !== 201) throw new Error(`${url}: ${r.statusCode} ${r.body}`);
+    const r = await app.inject(request(i));
+    if (r.statusCode !== status) throw new Error(`${route}: ${r.statusCode} ${r.body}`);
   };
   for (let i = 0; i < 5000; i++) await inject(i);
   // BENCH_ALLOC_PROF: V8's sampling heap profiler over the timed requests, every allocation counted (also what
