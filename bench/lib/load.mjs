@@ -6,6 +6,14 @@ import { median } from './stats.mjs';
 export const CONNECTIONS = 50;
 
 /**
+ * BENCH_SPIN_CLIENT=1 (for bench/profile-route.mjs; unset in `npm run bench`): the load generator's event
+ * loop never blocks while a route is loaded (a `setImmediate` chain keeps it polling), so the server's
+ * writes never pay to wake it. What a route costs the server then, against the usual run, tells how much
+ * of its live cost is wake-ups of the load generator rather than the server's own work (see NOTES.md).
+ */
+const SPIN_CLIENT = process.env.BENCH_SPIN_CLIENT === '1';
+
+/**
  * Options of one route: `method`, `path`, `headers`, `body`; `keys` gives each
  * connection its own `Authorization` (one agent per connection); `paths`
  * cycles each connection through several URLs; `bodies` sends each body once
@@ -52,7 +60,13 @@ function autocannonOptions(server, route, run) {
 export async function loadOnce(server, route, run) {
   const before = await server.cpu();
   const ownBefore = sleepsSoFar();
+  let spinning = SPIN_CLIENT;
+  const spin = () => {
+    if (spinning) setImmediate(spin);
+  };
+  spin();
   const result = await autocannon(autocannonOptions(server, route, run));
+  spinning = false;
   const ownAfter = sleepsSoFar();
   const after = await server.cpu();
   const seconds = (new Date(result.finish).getTime() - new Date(result.start).getTime()) / 1000;

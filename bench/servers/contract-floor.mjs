@@ -1,7 +1,8 @@
-// The floor of POST /v1/notify-operator (part 2 and part 4): what any implementation of the wire
-// contract must do, written directly on node:crypto, zod and rate-limiter-flexible with none of
-// tiergate's code. Used by the bench server (bench/servers/http-server.mjs) and, in process, by
-// bench/kernel-in-process.mjs (mode notify-floor).
+// The floors of POST /v1/notify-operator (part 2 and part 4) and GET /v1/capabilities (part 2): what
+// any implementation of the wire contract must do, written directly on node:crypto, zod and
+// rate-limiter-flexible with none of tiergate's code. Used by the bench server
+// (bench/servers/http-server.mjs) and, in process, by bench/kernel-in-process.mjs (mode notify-floor).
+import { hash } from 'node:crypto';
 
 const NOTIFY_NEXT_STEPS = [
   'Share operator_action_url with your operator via Slack, email, or UI',
@@ -9,6 +10,34 @@ const NOTIFY_NEXT_STEPS = [
   'Link is valid for 7 days',
   'Operator can view issue details and take action without logging in',
 ];
+
+/**
+ * The account of an `Authorization: Bearer <key>` header, or undefined. API keys are kept as SHA-256
+ * digests, as apiKeyAuthenticator keeps them (a key is never compared as plain text).
+ */
+function keyLookup(entries) {
+  const accountsByDigest = new Map(entries.map((e) => [hash('sha256', e.apiKey, 'hex'), e.account]));
+  return (authorization) =>
+    typeof authorization === 'string' && authorization.startsWith('Bearer ') ? accountsByDigest.get(hash('sha256', authorization.slice(7), 'hex')) : undefined;
+}
+
+/**
+ * The floor of GET /v1/capabilities: find the account by its API key's SHA-256, read its usage (a Map
+ * of counters by account, as a host would keep them) and answer what was computed once for that
+ * account and usage (`answerOf(account, usedUp)`: the exact bytes tiergate answers, since its answer
+ * depends on nothing else per request and its links are reused). Returns the body, or undefined for an
+ * unknown key.
+ */
+export function capabilitiesFloor(entries, answerOf) {
+  const accountOf = keyLookup(entries);
+  const usage = new Map();
+  return (authorization) => {
+    const account = accountOf(authorization);
+    if (account === undefined) return undefined;
+    const used = usage.get(account.id);
+    return answerOf(account, used !== undefined && used.exhausted);
+  };
+}
 
 /**
  * The floor of notify-operator on a store: the bare POST plus what the wire contract and DESIGN
@@ -21,7 +50,7 @@ const NOTIFY_NEXT_STEPS = [
  */
 export async function contractFloor(store, publicUrl, entries, keep) {
   const { z } = await import('zod');
-  const { createCipheriv, createHmac, createSecretKey, hash, randomFillSync } = await import('node:crypto');
+  const { createCipheriv, createHmac, createSecretKey, randomFillSync } = await import('node:crypto');
   // Random bytes drawn from a 4 KiB pool refilled by one call, as tiergate draws its own: one
   // randomBytes() call costs ~1.7 µs here, and a request needs three (the id, the link id, the nonce).
   const pool = Buffer.allocUnsafe(4096);
@@ -34,8 +63,7 @@ export async function contractFloor(store, publicUrl, entries, keep) {
     poolAt += bytes;
     return pool.subarray(poolAt - bytes, poolAt);
   };
-  // API keys are kept as SHA-256 digests, as apiKeyAuthenticator keeps them.
-  const accountsByDigest = new Map(entries.map((e) => [hash('sha256', e.apiKey, 'hex'), e.account]));
+  const accountOf = keyLookup(entries);
   const schema = z.object({ issue: z.string().min(1).max(2000), action_label: z.string().max(80).optional(), context: z.record(z.string(), z.unknown()).optional() });
   const limiter = store.rateLimiter({ keyPrefix: 'bench-floor', points: 1_000_000_000, durationSeconds: 3600 });
   const linkKey = createSecretKey(Buffer.alloc(32, 7));
@@ -44,7 +72,7 @@ export async function contractFloor(store, publicUrl, entries, keep) {
   const jwtHeader = b64({ alg: 'HS256', kid: 'k1', typ: 'tiergate-operator+jwt' });
   let n = 0;
   return async (authorization, body) => {
-    const account = typeof authorization === 'string' && authorization.startsWith('Bearer ') ? accountsByDigest.get(hash('sha256', authorization.slice(7), 'hex')) : undefined;
+    const account = accountOf(authorization);
     if (account === undefined) throw new Error('bench floor: unknown key');
     const input = schema.parse(body);
     const outcome = await limiter.consume(account.id);

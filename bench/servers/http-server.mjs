@@ -19,7 +19,7 @@ import {
 } from '@tiergate/core';
 import { GUARD_TIERS, registerFastifyGuardRoutes, sent, sentBy } from './guard-routes.mjs';
 import { sleepsSoFar } from '../lib/sleeps.mjs';
-import { contractFloor } from './contract-floor.mjs';
+import { capabilitiesFloor, contractFloor } from './contract-floor.mjs';
 
 const config = JSON.parse(process.env.BENCH_SERVER ?? '{}');
 
@@ -50,6 +50,12 @@ let barePage = '';
  */
 let bareCapabilities = '';
 let capabilitiesHeaders = {};
+/**
+ * The floor of GET /v1/capabilities (bench/servers/contract-floor.mjs): the body for an `Authorization`
+ * header (the answer's bytes above, for a free account), undefined for an unknown key. Set in main().
+ */
+let capabilitiesFloorBody = () => undefined;
+const UNKNOWN_KEY = JSON.stringify({ error: { code: 'UNAUTHORIZED' } });
 /** Headers the framework writes on every response (not tiergate's). */
 const FRAMEWORK_HEADERS = new Set(['connection', 'content-length', 'date', 'keep-alive', 'transfer-encoding']);
 
@@ -152,6 +158,10 @@ async function buildFastify(tiergate, floor, direct, entries) {
   const app = Fastify({ logger: false });
   app.get('/bench/get', async () => BARE_GET);
   app.get('/bench/capabilities', async (_request, reply) => reply.headers(capabilitiesHeaders).send(bareCapabilities));
+  app.get('/bench/capabilities-floor', async (request, reply) => {
+    const body = capabilitiesFloorBody(request.headers.authorization);
+    return body === undefined ? reply.code(401).type('application/json').send(UNKNOWN_KEY) : reply.headers(capabilitiesHeaders).send(body);
+  });
   app.get('/bench/page', async (_request, reply) => {
     spin();
     return reply.headers(PAGE_HEADERS).send(barePage);
@@ -175,6 +185,11 @@ async function buildExpress(tiergate, floor) {
   const app = express();
   app.get('/bench/get', (_req, res) => res.json(BARE_GET));
   app.get('/bench/capabilities', (_req, res) => res.set(capabilitiesHeaders).send(bareCapabilities));
+  app.get('/bench/capabilities-floor', (req, res) => {
+    const body = capabilitiesFloorBody(req.headers.authorization);
+    if (body === undefined) res.status(401).type('application/json').send(UNKNOWN_KEY);
+    else res.set(capabilitiesHeaders).send(body);
+  });
   app.get('/bench/page', (_req, res) => res.set(PAGE_HEADERS).send(barePage));
   app.post('/bench/post', express.json(), (req, res) => res.status(201).json(bareCreated(req.body)));
   app.post('/bench/post-large', express.json(), (req, res) => res.status(201).json(bareCreatedLarge(req.body)));
@@ -192,41 +207,57 @@ async function buildKoa(tiergate, floor) {
   const { tiergateMiddleware, requireCapability } = await import('@tiergate/koa');
   const app = new Koa();
   const guard = mode === 'guard' ? requireCapability(tiergate, 'send_messages', { consume: 1 }) : undefined;
+  // The bench's own routes, as a host's middleware before tiergate's: the path and method read once (each
+  // `ctx.path` is a getter that parses the URL), so that falling through to tiergate costs string compares only.
   app.use(async (ctx, next) => {
-    if (ctx.path === '/bench/get' && ctx.method === 'GET') {
+    const path = ctx.path;
+    const method = ctx.method;
+    if (path === '/bench/get' && method === 'GET') {
       ctx.body = BARE_GET;
       return;
     }
-    if (ctx.path === '/bench/capabilities' && ctx.method === 'GET') {
+    if (path === '/bench/capabilities' && method === 'GET') {
       ctx.set(capabilitiesHeaders);
       ctx.body = bareCapabilities;
       return;
     }
-    if (ctx.path === '/bench/page' && ctx.method === 'GET') {
+    if (path === '/bench/capabilities-floor' && method === 'GET') {
+      const body = capabilitiesFloorBody(ctx.get('authorization'));
+      if (body === undefined) {
+        ctx.status = 401;
+        ctx.type = 'application/json';
+        ctx.body = UNKNOWN_KEY;
+      } else {
+        ctx.set(capabilitiesHeaders);
+        ctx.body = body;
+      }
+      return;
+    }
+    if (path === '/bench/page' && method === 'GET') {
       ctx.set(PAGE_HEADERS);
       ctx.body = barePage;
       return;
     }
-    if (ctx.path === '/bench/post' && ctx.method === 'POST') {
+    if (path === '/bench/post' && method === 'POST') {
       ctx.status = 201;
       ctx.body = bareCreated(await readJson(ctx.req));
       return;
     }
-    if (ctx.path === '/bench/post-large' && ctx.method === 'POST') {
+    if (path === '/bench/post-large' && method === 'POST') {
       ctx.status = 201;
       ctx.body = bareCreatedLarge(await readJson(ctx.req));
       return;
     }
-    if (ctx.path === '/bench/post-floor' && ctx.method === 'POST') {
+    if (path === '/bench/post-floor' && method === 'POST') {
       ctx.status = 201;
       ctx.body = await floor(ctx.get('authorization'), await readJson(ctx.req));
       return;
     }
-    if (guard !== undefined && ctx.method === 'POST' && ctx.path === '/send/bare') {
+    if (guard !== undefined && method === 'POST' && path === '/send/bare') {
       ctx.body = sent();
       return;
     }
-    if (guard !== undefined && ctx.method === 'POST' && ctx.path === '/send/guard') {
+    if (guard !== undefined && method === 'POST' && path === '/send/guard') {
       return guard(ctx, async () => {
         ctx.body = sentBy(ctx.state.tiergate);
       });
@@ -258,6 +289,9 @@ async function main() {
   const byKey = new Map(entries.map((e) => [`Bearer ${e.apiKey}`, e.account]));
   const direct = async (authorization, body) => ({ result: await tiergate.notifyOperator(byKey.get(authorization), body), next_steps: [] });
   const floor = await contractFloor(opened.store, () => base, entries, opened.floorKeep);
+  // The bench loads capabilities with free accounts' keys, whose usage is never used up; every free account
+  // is answered the first one's bytes (the same size: only the links' account ids differ).
+  capabilitiesFloorBody = capabilitiesFloor(entries, (account, usedUp) => (account.tier === 'free' && !usedUp ? bareCapabilities : undefined));
   const server = await build(tiergate, floor, direct, entries);
   await new Promise((resolve) => server.listen(0, '127.0.0.1', resolve));
   base = `http://127.0.0.1:${server.address().port}`;
