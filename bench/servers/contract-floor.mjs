@@ -30,6 +30,8 @@ function keyLookup(entries) {
  */
 export function capabilitiesFloor(entries, answerOf) {
   const accountOf = keyLookup(entries);
+  // Counters by account id, as a host's quota consumer would keep them. Empty in the bench: nothing there
+  // consumes the capabilities accounts' quota, so tiergate's own read of their counters misses too.
   const usage = new Map();
   return (authorization) => {
     const account = accountOf(authorization);
