@@ -25,7 +25,16 @@ import { promisify } from 'node:util';
 
 const run = promisify(execFile);
 const here = path.dirname(fileURLToPath(import.meta.url));
-const COUNTS = { caps: [20_000, 120_000], guard: [20_000, 120_000], page: [10_000, 60_000], notify: [5_000, 25_000], 'notify-bytes': [5_000, 25_000], 'notify-floor': [5_000, 25_000], 'notify-fastify': [5_000, 25_000], 'notify-floor-fastify': [5_000, 25_000], 'notify-floor-headers-fastify': [5_000, 25_000], 'caps-fastify': [5_000, 25_000], 'caps-bytes-fastify': [5_000, 25_000], 'page-fastify': [5_000, 25_000], 'page-bytes-fastify': [5_000, 25_000] };
+// Requests per run (N₁, N₂) by mode: the slower a request, the fewer.
+const SLOW = [5_000, 25_000];
+const COUNTS = {
+  caps: [20_000, 120_000],
+  guard: [20_000, 120_000],
+  page: [10_000, 60_000],
+  ...Object.fromEntries(
+    ['notify', 'notify-bytes', 'notify-floor', 'notify-fastify', 'notify-floor-fastify', 'notify-floor-headers-fastify', 'caps-fastify', 'caps-bytes-fastify', 'page-fastify', 'page-bytes-fastify'].map((m) => [m, SLOW]),
+  ),
+};
 const [mode = 'caps', topArg = '25'] = process.argv.slice(2);
 if (COUNTS[mode] === undefined) throw new Error(`unknown mode ${mode}; one of ${Object.keys(COUNTS).join(', ')}`);
 const top = Number(topArg);

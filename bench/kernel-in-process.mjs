@@ -31,17 +31,19 @@ const { entries, tiergate } = inProcessTiergate({ tier: guardMode ? 'volume' : '
 const handle = createHandler(tiergate);
 const BODY = Buffer.from(NOTIFY_BODY);
 const guard = createGuard(tiergate, 'send_messages', { consume: 1 });
-// Operator pages to load (as in part 2): 64 notifications, viewed in turn.
+// Operator pages to load (as in part 2): the query strings of 64 notifications' links, viewed in turn.
 const pages = [];
-if (route === 'page') {
+if (route.startsWith('page')) {
   for (let i = 0; i < 64; i++) {
     const result = await tiergate.notifyOperator(entries[i].account, JSON.parse(BODY.toString()));
     pages.push(new URL(result.operator_action_url).search.slice(1));
   }
 }
-// The floor, with its answer serialised as the kernel serialises tiergate's (the HTTP framework's part is not here).
+// The notify-operator floor on its own memory store, every record kept (as the memory store keeps tiergate's).
 const kept = new Map();
-const floor = route === 'notify-floor' ? await contractFloor(memoryStore(), () => PUBLIC_URL, entries, (id, record) => void kept.set(id, record)) : undefined;
+const notifyFloor = () => contractFloor(memoryStore(), () => PUBLIC_URL, entries, (id, record) => void kept.set(id, record));
+// In process, its answer serialised as the kernel serialises tiergate's (the HTTP framework's part is not here).
+const floor = route === 'notify-floor' ? await notifyFloor() : undefined;
 async function one(i) {
   const headers = { authorization: `Bearer ${entries[i % 64].apiKey}`, 'content-type': 'application/json', host: '127.0.0.1:3000' };
   if (route === 'guard') {
@@ -49,7 +51,6 @@ async function one(i) {
     return result.ok ? { status: 200 } : result.response;
   }
   if (route === 'notify-floor') {
-    // (Every record is kept, as the memory store keeps tiergate's.)
     return { status: 201, body: JSON.stringify(await floor(headers.authorization, JSON.parse(BODY.toString()))) };
   }
   if (route === 'notify') return handle({ method: 'POST', path: '/v1/notify-operator', query: '', headers, body: (async function* () { yield BODY; })() });
@@ -93,18 +94,16 @@ if (FASTIFY_MODES.has(route)) {
   const authorization = (i) => `Bearer ${entries[i % 64].apiKey}`;
   // The requests: notify-operator posts the body; capabilities GETs with a key; the page cycles through 64 links.
   let request;
-  const pageLinks = [];
   if (kind === 'notify') {
     request = (i) => ({ method: 'POST', url: viaTiergate ? '/v1/notify-operator' : '/bench/post-floor', headers: { 'content-type': 'application/json', authorization: authorization(i), host: '127.0.0.1:3000' }, payload: BODY });
   } else if (kind === 'caps') {
     request = (i) => ({ method: 'GET', url: viaTiergate ? '/v1/capabilities' : '/bench/caps-bytes', headers: { authorization: authorization(i), host: '127.0.0.1:3000' } });
   } else {
-    for (let i = 0; i < 64; i++) pageLinks.push(new URL((await tiergate.notifyOperator(entries[i].account, JSON.parse(BODY.toString()))).operator_action_url).search);
     // The bytes route gets the same URL bytes (the link's query), as part 2's does.
-    request = (i) => ({ method: 'GET', url: `${viaTiergate ? '/operator/action' : '/bench/page-bytes'}${pageLinks[i % 64]}`, headers: { host: '127.0.0.1:3000', accept: 'text/html' } });
+    request = (i) => ({ method: 'GET', url: `${viaTiergate ? '/operator/action' : '/bench/page-bytes'}?${pages[i % 64]}`, headers: { host: '127.0.0.1:3000', accept: 'text/html' } });
   }
   if (kind === 'notify' && !viaTiergate) {
-    const floorRoute = await contractFloor(memoryStore(), () => PUBLIC_URL, entries, (id, record) => void kept.set(id, record));
+    const floorRoute = await notifyFloor();
     // With tiergate's headers: the same six header lines as its answer (the rate-limit values as strings).
     const withHeaders = route === 'notify-floor-headers-fastify';
     let remaining = 1e9;
@@ -122,7 +121,7 @@ if (FASTIFY_MODES.has(route)) {
     const answer = await handle(
       kind === 'caps'
         ? { method: 'GET', path: '/v1/capabilities', query: '', headers: request(0).headers }
-        : { method: 'GET', path: '/operator/action', query: pageLinks[0].slice(1), headers: request(0).headers },
+        : { method: 'GET', path: '/operator/action', query: pages[0], headers: request(0).headers },
     );
     app.get(request(0).url.split('?')[0], (_req, reply) => reply.code(answer.status).headers(answer.headers).send(answer.body));
   }

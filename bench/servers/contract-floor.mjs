@@ -1,7 +1,8 @@
 // The floors of POST /v1/notify-operator (part 2 and part 4) and GET /v1/capabilities (part 2): what
 // any implementation of the wire contract must do, written directly on node:crypto, zod and
 // rate-limiter-flexible with none of tiergate's code. Used by the bench server
-// (bench/servers/http-server.mjs) and, in process, by bench/kernel-in-process.mjs (mode notify-floor).
+// (bench/servers/http-server.mjs) and, in process, by bench/kernel-in-process.mjs (modes notify-floor,
+// notify-floor-fastify, notify-floor-headers-fastify).
 import { hash } from 'node:crypto';
 
 const NOTIFY_NEXT_STEPS = [
