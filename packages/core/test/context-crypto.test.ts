@@ -1,7 +1,9 @@
 import { describe, expect, it } from 'vitest';
 import { createKeyring, isTiergateError, openContext, sealContext, type Keyring } from '@tiergate/core';
-// Internal (not exported): the synchronous form the service uses on every notify-operator.
-import { sealContextNow } from '../src/tokens/context-crypto.js';
+// Internal (not exported): the synchronous form the service uses on every notify-operator, and the shared
+// frozen value the operator page renders.
+import { isFrozenJson } from '../src/render/frozen-json.js';
+import { openContextShared, sealContextNow } from '../src/tokens/context-crypto.js';
 
 const keyring = createKeyring({ secrets: ['k'.repeat(32)] });
 
@@ -132,5 +134,62 @@ describe('sealContextNow (internal: the service seals on its own turn once the k
       outcome = sealContextNow(keyring, cyclic, 'not_s6');
     }).not.toThrow();
     await expect(outcome).rejects.toThrow(TypeError);
+  });
+});
+
+describe('openContextShared (internal: the operator page shares one frozen value per sealed text)', () => {
+  const context = { customer_id: 'cus_1', nested: { list: [1, { deep: 'x' }] }, text: 'héllo ✓' };
+
+  it('answers a promise the first time, then the same frozen value without one; openContext still answers its own copies', async () => {
+    const sealed = await sealContext(keyring, context, 'not_f1');
+    const first = openContextShared(keyring, sealed, 'not_f1');
+    expect(first).toBeInstanceOf(Promise);
+    const value = (await first) as typeof context;
+    expect(value).toEqual(context);
+    expect(isFrozenJson(value)).toBe(true);
+    for (const part of [value, value.nested, value.nested.list, value.nested.list[1]]) expect(Object.isFrozen(part)).toBe(true);
+    expect(() => {
+      (value.nested.list[1] as { deep: string }).deep = 'changed';
+    }).toThrow(TypeError);
+    const again = openContextShared(keyring, sealed, 'not_f1');
+    expect(again).toBe(value);
+    const copy = (await openContext(keyring, sealed, 'not_f1')) as typeof context;
+    expect(copy).toEqual(context);
+    expect(copy).not.toBe(value);
+    expect(Object.isFrozen(copy)).toBe(false);
+  });
+
+  it('a context opened by openContext first is shared from then on, frozen once', async () => {
+    const sealed = await sealContext(keyring, context, 'not_f2');
+    await openContext(keyring, sealed, 'not_f2');
+    const shared = openContextShared(keyring, sealed, 'not_f2');
+    expect(shared).not.toBeInstanceOf(Promise);
+    expect(isFrozenJson(shared)).toBe(true);
+    expect(openContextShared(keyring, sealed, 'not_f2')).toBe(shared);
+  });
+
+  it('refuses another record id, another keyring and a flipped byte as a rejected promise, even once remembered', async () => {
+    const sealed = await sealContext(keyring, context, 'not_f3');
+    await openContextShared(keyring, sealed, 'not_f3');
+    const tagAt = sealed.lastIndexOf('.') + 2;
+    const flipped = sealed.slice(0, tagAt) + (sealed[tagAt] === 'A' ? 'B' : 'A') + sealed.slice(tagAt + 1);
+    for (const [ring, text, id] of [
+      [keyring, sealed, 'not_f4'],
+      [createKeyring({ secrets: ['z'.repeat(32)] }), sealed, 'not_f3'],
+      [keyring, flipped, 'not_f3'],
+      [keyring, 'a.b.c.d', 'not_f3'],
+    ] as const) {
+      let outcome: unknown;
+      expect(() => {
+        outcome = openContextShared(ring, text, id);
+      }).not.toThrow();
+      expect(await codeOf(outcome as Promise<unknown>)).toBe('CONTEXT_UNAVAILABLE');
+    }
+  });
+
+  it('a context that is a JSON primitive is answered as it is', async () => {
+    const sealed = await sealContext(keyring, 'just text', 'not_f5');
+    expect(await openContextShared(keyring, sealed, 'not_f5')).toBe('just text');
+    expect(openContextShared(keyring, sealed, 'not_f5')).toBe('just text');
   });
 });

@@ -4,6 +4,8 @@ import { describe, expect, it } from 'vitest';
 import { createKeyring, englishMessages, escapeHtml } from '@tiergate/core';
 import { isoTime } from '../src/clock.js';
 import { queryParam } from '../src/http/kernel.js';
+import { freezeJson, isFrozenJson } from '../src/render/frozen-json.js';
+import { escapedJson, escapeRecurring, formatJson } from '../src/render/html.js';
 
 const plainEscape = (value: unknown): string =>
   String(value).replace(/[&<>"'`]/g, (c) => ({ '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&#39;', '`': '&#96;' })[c] as string);
@@ -20,6 +22,56 @@ describe('escapeHtml', () => {
   it('matches a regex replace on any string', () => {
     fc.assert(fc.property(fc.string({ unit: fc.constantFrom('a', '&', '<', '>', '"', "'", '`', 'é', '😀', ' ', '\n') }), (s) => escapeHtml(s) === plainEscape(s)), { numRuns: 2000 });
     fc.assert(fc.property(fc.string({ unit: 'grapheme' }), (s) => escapeHtml(s) === plainEscape(s)), { numRuns: 500 });
+  });
+});
+
+describe('escapeRecurring (internal: texts a page shows on every view)', () => {
+  it('is escapeHtml, the first time and every time after', () => {
+    fc.assert(
+      fc.property(fc.string({ unit: fc.constantFrom('a', '&', '<', '>', '"', "'", '`', 'é', '😀', ' ') }), (s) => escapeRecurring(s) === plainEscape(s) && escapeRecurring(s) === plainEscape(s)),
+      { numRuns: 2000 },
+    );
+  });
+
+  it('stays right after more distinct texts than it keeps', () => {
+    const texts = Array.from({ length: 3000 }, (_, i) => `<b title="${i}">&${i}</b>`);
+    for (const text of texts) expect(escapeRecurring(text)).toBe(plainEscape(text));
+    for (const text of texts.slice(0, 50)) expect(escapeRecurring(text)).toBe(plainEscape(text));
+  });
+});
+
+describe('escapedJson (internal: the escaped <pre> of a context)', () => {
+  const context = { note: '<script>alert("x")</script>', list: [1, "it's", { amp: 'a&b' }], n: null };
+
+  it('is escapeHtml(formatJson(value)) for frozen, mutable and primitive values', () => {
+    const frozen = freezeJson(structuredClone(context));
+    expect(escapedJson(frozen)).toBe(plainEscape(formatJson(context)));
+    expect(escapedJson(frozen)).toBe(plainEscape(formatJson(context)));
+    expect(escapedJson(structuredClone(context))).toBe(plainEscape(formatJson(context)));
+    for (const value of ['a<b', 42, null, true]) expect(escapedJson(value)).toBe(plainEscape(formatJson(value)));
+  });
+
+  it('renders a value that is not frozen all the way down anew on every call', () => {
+    const value = structuredClone(context);
+    expect(escapedJson(value)).toBe(plainEscape(formatJson(context)));
+    value.list.push('<later>');
+    expect(escapedJson(value)).toContain('&lt;later&gt;');
+    // Frozen at the top only (by a host, say): not marked, so its nested parts may still change.
+    const shallow = Object.freeze({ inner: { text: 'before' } });
+    expect(isFrozenJson(shallow)).toBe(false);
+    expect(escapedJson(shallow)).toContain('before');
+    shallow.inner.text = '<after>';
+    expect(escapedJson(shallow)).toContain('&lt;after&gt;');
+  });
+
+  it('freezeJson freezes every object and array inside and marks only what it froze', () => {
+    const value = freezeJson({ a: [{ b: { c: [1, 2] } }], d: 'x' });
+    expect(isFrozenJson(value)).toBe(true);
+    expect(Object.isFrozen(value.a[0]?.b.c)).toBe(true);
+    expect(isFrozenJson(value.a)).toBe(false);
+    expect(freezeJson('text')).toBe('text');
+    expect(isFrozenJson('text')).toBe(false);
+    expect(isFrozenJson(null)).toBe(false);
   });
 });
 

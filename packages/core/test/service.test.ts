@@ -420,6 +420,24 @@ describe('approvals and callbacks', () => {
     expect(await tiergate.approvals.audit(request_id as string)).toHaveLength(1);
   });
 
+  it('every view of a record shows its decrypted context as one value, frozen all the way down', async () => {
+    const { tiergate } = setup();
+    const context = { customer_id: 'cus_9', nested: { list: ['<b>', { n: 1 }] } };
+    const { operator_action_url } = await tiergate.notifyOperator(free, { issue: 'look', context });
+    const token = new URL(operator_action_url).searchParams.get('token');
+    const first = await tiergate.operatorView(token);
+    const second = await tiergate.operatorView(token);
+    if (first.kind !== 'notification' || second.kind !== 'notification' || first.context.state !== 'ok' || second.context.state !== 'ok') throw new Error('unexpected view');
+    expect(first.context.value).toEqual(context);
+    expect(second.context.value).toBe(first.context.value);
+    const value = first.context.value as typeof context;
+    expect(Object.isFrozen(value.nested.list[1])).toBe(true);
+    expect(() => {
+      (value.nested.list[1] as { n: number }).n = 2;
+    }).toThrow(TypeError);
+    expect(((await tiergate.operatorView(token)) as { context: { value: typeof context } }).context.value).toEqual(context);
+  });
+
   it('a link of one approval cannot decide another', async () => {
     const { tiergate } = setup();
     const a = await tiergate.notifyOperator(free, approvalBody());

@@ -9,7 +9,7 @@
  */
 import { createHash } from 'node:crypto';
 import type { MessageCatalog } from '../policy/messages.js';
-import { escapeHtml, formatJson } from '../render/html.js';
+import { escapeHtml, escapedJson, escapeRecurring } from '../render/html.js';
 import type { AccountDetails, OperatorView, Suggestion, UpgradeView } from '../service/create-tiergate.js';
 import type { ApprovalRecord } from '../approvals/state.js';
 
@@ -91,7 +91,7 @@ export const PAGE_HEADERS: Readonly<Record<string, string>> = Object.freeze({
 });
 
 function layout({ catalog, stylesheet }: PageContext, title: string, body: string): string {
-  return `<!doctype html><html lang="${escapeHtml(catalog.locale)}"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width,initial-scale=1"><meta name="robots" content="noindex,nofollow"><meta name="referrer" content="no-referrer"><title>${escapeHtml(title)}</title><link rel="stylesheet" href="${escapeHtml(stylesheet)}"></head><body><main>${body}</main><footer>${escapeHtml(catalog.page.footer)}</footer></body></html>`;
+  return `<!doctype html><html lang="${escapeRecurring(catalog.locale)}"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width,initial-scale=1"><meta name="robots" content="noindex,nofollow"><meta name="referrer" content="no-referrer"><title>${escapeRecurring(title)}</title><link rel="stylesheet" href="${escapeRecurring(stylesheet)}"></head><body><main>${body}</main><footer>${escapeRecurring(catalog.page.footer)}</footer></body></html>`;
 }
 
 function limitText(catalog: MessageCatalog, used: number, limit: number): string {
@@ -100,20 +100,21 @@ function limitText(catalog: MessageCatalog, used: number, limit: number): string
 
 function accountCard(catalog: MessageCatalog, account: AccountDetails): string {
   const p = catalog.page;
-  const rows = [
+  // [label, value, whether the value changes from view to view (counts); the others recur]
+  const rows: [string, string, boolean?][] = [
     [p.tier, account.tierLabel],
     [p.status, account.status],
-    ...account.usage.map((u) => [p.usage, p.usageLine(u.action, limitText(catalog, u.day[0], u.day[1]), limitText(catalog, u.month[0], u.month[1]))]),
-    ...(account.customDomains === null ? [] : [[p.customDomains, limitText(catalog, account.customDomains[0], account.customDomains[1])]]),
+    ...account.usage.map((u): [string, string, boolean] => [p.usage, p.usageLine(u.action, limitText(catalog, u.day[0], u.day[1]), limitText(catalog, u.month[0], u.month[1])), true]),
+    ...(account.customDomains === null ? [] : [[p.customDomains, limitText(catalog, account.customDomains[0], account.customDomains[1]), true] as [string, string, boolean]]),
     [p.webhook, account.webhookHealthy ? p.webhookHealthy : p.webhookUnhealthy],
   ];
-  return `<section class="card"><h2>${escapeHtml(p.account)}</h2><dl>${rows.map(([k, v]) => `<dt>${escapeHtml(k)}</dt><dd>${escapeHtml(v)}</dd>`).join('')}</dl></section>`;
+  return `<section class="card"><h2>${escapeRecurring(p.account)}</h2><dl>${rows.map(([k, v, live]) => `<dt>${escapeRecurring(k)}</dt><dd>${live === true ? escapeHtml(v) : escapeRecurring(v)}</dd>`).join('')}</dl></section>`;
 }
 
 function suggestionsCard(catalog: MessageCatalog, suggestions: readonly Suggestion[]): string {
   if (suggestions.length === 0) return '';
-  return `<section class="card"><h2>${escapeHtml(catalog.page.suggestedActions)}</h2><ul>${suggestions
-    .map((s) => `<li><a href="${escapeHtml(s.url)}" rel="noopener noreferrer">${escapeHtml(s.label)}</a></li>`)
+  return `<section class="card"><h2>${escapeRecurring(catalog.page.suggestedActions)}</h2><ul>${suggestions
+    .map((s) => `<li><a href="${escapeRecurring(s.url)}" rel="noopener noreferrer">${escapeRecurring(s.label)}</a></li>`)
     .join('')}</ul></section>`;
 }
 
@@ -154,16 +155,16 @@ export function renderOperatorPage(page: PageContext, view: OperatorView, formAc
   const title = approval === null ? p.operatorTitle : p.approvalTitle(catalog.actionTitle(approval.action));
   const context =
     view.context.state === 'ok'
-      ? `<pre>${escapeHtml(formatJson(view.context.value))}</pre>`
+      ? `<pre>${escapedJson(view.context.value)}</pre>`
       : view.context.state === 'unavailable'
-        ? `<p class="notice bad">${escapeHtml(p.contextUnavailable)}</p>`
-        : `<p class="muted">${escapeHtml(p.noContext)}</p>`;
+        ? `<p class="notice bad">${escapeRecurring(p.contextUnavailable)}</p>`
+        : `<p class="muted">${escapeRecurring(p.noContext)}</p>`;
   const head =
     approval === null
-      ? `<section class="card"><h1>${escapeHtml(title)}</h1><h2>${escapeHtml(p.issue)}</h2><p class="issue">${escapeHtml(notification.issue)}</p><p class="muted">${escapeHtml(p.expires(catalog.dateTime(notification.expiresAt), catalog.duration(notification.expiresAt - view.now)))}</p></section>`
-      : `<section class="card"><h1>${escapeHtml(title)}</h1>${notification.issue !== approval.reason ? `<p class="issue">${escapeHtml(notification.issue)}</p>` : ''}${approvalSummary(catalog, approval, view.now)}</section>`;
+      ? `<section class="card"><h1>${escapeRecurring(title)}</h1><h2>${escapeRecurring(p.issue)}</h2><p class="issue">${escapeHtml(notification.issue)}</p><p class="muted">${escapeHtml(p.expires(catalog.dateTime(notification.expiresAt), catalog.duration(notification.expiresAt - view.now)))}</p></section>`
+      : `<section class="card"><h1>${escapeRecurring(title)}</h1>${notification.issue !== approval.reason ? `<p class="issue">${escapeHtml(notification.issue)}</p>` : ''}${approvalSummary(catalog, approval, view.now)}</section>`;
   const decision = approval === null ? '' : approval.status === 'pending' ? decisionForms(catalog, view, formAction) : `<section class="card">${decidedNotice(catalog, approval)}</section>`;
-  const body = `${head}${decision}<section class="card"><h2>${escapeHtml(p.context)}</h2>${context}</section>${suggestionsCard(catalog, view.suggestions)}${accountCard(catalog, view.account)}`;
+  const body = `${head}${decision}<section class="card"><h2>${escapeRecurring(p.context)}</h2>${context}</section>${suggestionsCard(catalog, view.suggestions)}${accountCard(catalog, view.account)}`;
   return layout(page, title, body);
 }
 

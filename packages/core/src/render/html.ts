@@ -1,4 +1,5 @@
 /** HTML escaping for everything user-supplied that reaches a page or an e-mail. */
+import { isFrozenJson } from './frozen-json.js';
 
 const ESCAPES: Record<string, string> = { '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&#39;', '`': '&#96;' };
 const SPECIAL = /[&<>"'`]/;
@@ -28,6 +29,44 @@ export function escapeHtml(value: unknown): string {
 /** Pretty JSON of a context, for a `<pre>` (escape the result). */
 export function formatJson(value: unknown): string {
   return JSON.stringify(value, null, 2);
+}
+
+// Escaped texts of the strings a page shows on every view (catalog labels, the stylesheet path, reused
+// links), by the exact text: escaping is a pure function of it. Bounded; the oldest entry goes first.
+const keptEscapes = new Map<string, string>();
+const MAX_KEPT_ESCAPES = 1024;
+
+/**
+ * {@link escapeHtml} of a string that recurs from view to view, remembered by its exact text (the same
+ * answer, without scanning it again). For texts from a bounded set only (labels, links that are
+ * reused): a text seen once would only push a useful one out.
+ * @internal
+ */
+export function escapeRecurring(text: string): string {
+  const known = keptEscapes.get(text);
+  if (known !== undefined) return known;
+  const escaped = escapeHtml(text);
+  if (keptEscapes.size >= MAX_KEPT_ESCAPES) keptEscapes.delete(keptEscapes.keys().next().value as string);
+  keptEscapes.set(text, escaped);
+  return escaped;
+}
+
+// Escaped pretty JSON of values that cannot change (see frozen-json.ts), by the value itself.
+const escapedJsonOf = new WeakMap<object, string>();
+
+/**
+ * `escapeHtml(formatJson(value))`, remembered with the value when it was frozen all the way down by
+ * `freezeJson` (an operator page's context, shared by every view of its record).
+ * @internal
+ */
+export function escapedJson(value: unknown): string {
+  if (!isFrozenJson(value)) return escapeHtml(formatJson(value));
+  let html = escapedJsonOf.get(value);
+  if (html === undefined) {
+    html = escapeHtml(formatJson(value));
+    escapedJsonOf.set(value, html);
+  }
+  return html;
 }
 
 /** `recipient_count` → "Recipient count". */

@@ -36,7 +36,7 @@ import {
   type UpgradeLinkResult,
 } from '../schemas/wire.js';
 import { validatedContextJson } from '../schemas/context-json.js';
-import { openContext, sealContextNow } from '../tokens/context-crypto.js';
+import { openContextShared, sealContextNow } from '../tokens/context-crypto.js';
 import { createKeyring, type Keyring, type SecretInput } from '../tokens/keyring.js';
 import { signLinkNow, verifyLink, type LinkClaims, type LinkClaimsInput, type SignedLink } from '../tokens/links.js';
 import { checkCallbackUrl, isPublicAddress, type LookupAll } from '../webhooks/address.js';
@@ -116,6 +116,7 @@ export type OperatorView =
       readonly kind: 'notification';
       readonly notification: NotificationRecord;
       readonly approval: ApprovalRecord | null;
+      /** The decrypted context. Its `value` is frozen all the way down and shared by every view of the record. */
       readonly context: { readonly state: 'none' } | { readonly state: 'ok'; readonly value: unknown } | { readonly state: 'unavailable' };
       readonly account: AccountDetails;
       readonly suggestions: readonly Suggestion[];
@@ -1095,7 +1096,9 @@ export function createTiergate<TT extends TierTable = typeof defaultTiers>(optio
       let context: Extract<OperatorView, { kind: 'notification' }>['context'] = { state: 'none' };
       if (notification.sealedContext !== null) {
         try {
-          context = { state: 'ok', value: await openContext(keyring, notification.sealedContext, notification.id) };
+          // One frozen value shared by every view of this record: the page remembers its rendering with it.
+          const opened = openContextShared(keyring, notification.sealedContext, notification.id);
+          context = { state: 'ok', value: opened instanceof Promise ? await opened : opened };
         } catch (err) {
           if (!isTiergateError(err, 'CONTEXT_UNAVAILABLE')) throw err;
           logger.warn('context unavailable', { notificationId: notification.id });

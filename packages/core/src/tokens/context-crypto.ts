@@ -21,6 +21,7 @@
  */
 import { createCipheriv, createDecipheriv, type KeyObject } from 'node:crypto';
 import { TiergateError } from '../errors.js';
+import { freezeJson } from '../render/frozen-json.js';
 import { keysNow, type Keyring } from './keyring.js';
 import { randomBuffer } from './random-id.js';
 
@@ -32,7 +33,7 @@ const TAG_BYTES = 16;
 const headers = new Map<string, string>();
 const kidsByHeader = new Map<string, string | null>();
 // Plaintexts of recently opened contexts, per keyring; the oldest entry goes first.
-const openedBy = new WeakMap<Keyring, Map<string, { readonly recordId: string; readonly plaintext: string }>>();
+const openedBy = new WeakMap<Keyring, Map<string, Opened>>();
 const MAX_OPENED = 256;
 
 function unavailable(cause?: unknown): TiergateError<'CONTEXT_UNAVAILABLE'> {
@@ -105,15 +106,23 @@ function kidOf(header: string): string | null {
   return kid;
 }
 
-/**
- * Decrypts a sealed context of `recordId`. A flipped byte, another record's
- * ciphertext or an unknown key id throw `CONTEXT_UNAVAILABLE` — never garbage.
- */
-export async function openContext(keyring: Keyring, sealed: string, recordId: string): Promise<unknown> {
+/** A remembered opening: the plaintext, and the value frozen all the way down once something asked for it. */
+interface Opened {
+  readonly recordId: string;
+  readonly plaintext: string;
+  shared?: unknown;
+}
+
+/** The remembered opening of `sealed` for `recordId`, if any. */
+function rememberedOpening(keyring: Keyring, sealed: string, recordId: string): Opened | undefined {
   // A keyring's keys never change, so a sealed text it opened once for this record opens again: the
   // plaintext is remembered by the exact sealed text (unique: random nonce), checked against the record id.
   const known = typeof sealed === 'string' ? openedBy.get(keyring)?.get(sealed) : undefined;
-  if (known !== undefined && known.recordId === recordId) return JSON.parse(known.plaintext) as unknown;
+  return known !== undefined && known.recordId === recordId ? known : undefined;
+}
+
+/** Decrypts `sealed` and remembers its plaintext; the parsed value and the remembered opening. */
+async function decrypt(keyring: Keyring, sealed: string, recordId: string): Promise<{ value: unknown; opened: Opened }> {
   const parts = typeof sealed === 'string' ? sealed.split('.') : [];
   if (parts.length !== 4 || !parts.every((part) => BASE64URL.test(part))) throw unavailable();
   const [header, iv, ciphertext, tag] = parts as [string, string, string, string];
@@ -139,9 +148,32 @@ export async function openContext(keyring: Keyring, sealed: string, recordId: st
       const oldest = opened.keys().next().value;
       if (oldest !== undefined) opened.delete(oldest);
     }
-    opened.set(sealed, { recordId, plaintext });
-    return value;
+    const entry: Opened = { recordId, plaintext };
+    opened.set(sealed, entry);
+    return { value, opened: entry };
   } catch (cause) {
     throw unavailable(cause);
   }
+}
+
+/**
+ * Decrypts a sealed context of `recordId`. A flipped byte, another record's
+ * ciphertext or an unknown key id throw `CONTEXT_UNAVAILABLE` — never garbage.
+ * Each call answers a value of its own, which the caller may change.
+ */
+export async function openContext(keyring: Keyring, sealed: string, recordId: string): Promise<unknown> {
+  const known = rememberedOpening(keyring, sealed, recordId);
+  if (known !== undefined) return JSON.parse(known.plaintext) as unknown;
+  return (await decrypt(keyring, sealed, recordId)).value;
+}
+
+/**
+ * @internal {@link openContext}, answering one value frozen all the way down (`freezeJson`) that every
+ * call for the same sealed text shares, so what is rendered from it can be remembered with it. Answered
+ * without a promise when the opening is remembered; a failure is a rejected promise, never a throw.
+ */
+export function openContextShared(keyring: Keyring, sealed: string, recordId: string): unknown {
+  const known = rememberedOpening(keyring, sealed, recordId);
+  if (known !== undefined) return (known.shared ??= freezeJson(JSON.parse(known.plaintext) as unknown));
+  return decrypt(keyring, sealed, recordId).then(({ value, opened }) => (opened.shared ??= freezeJson(value)));
 }
