@@ -3,6 +3,7 @@ import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { createKeyring, englishMessages, escapeHtml } from '@tiergate/core';
 import { isoTime } from '../src/clock.js';
+import { setBounded } from '../src/bounded-map.js';
 import { queryParam } from '../src/http/kernel.js';
 import { freezeJson, isFrozenJson } from '../src/render/frozen-json.js';
 import { escapedJson, escapeRecurring, formatJson } from '../src/render/html.js';
@@ -22,6 +23,23 @@ describe('escapeHtml', () => {
   it('matches a regex replace on any string', () => {
     fc.assert(fc.property(fc.string({ unit: fc.constantFrom('a', '&', '<', '>', '"', "'", '`', 'é', '😀', ' ', '\n') }), (s) => escapeHtml(s) === plainEscape(s)), { numRuns: 2000 });
     fc.assert(fc.property(fc.string({ unit: 'grapheme' }), (s) => escapeHtml(s) === plainEscape(s)), { numRuns: 500 });
+  });
+});
+
+describe('setBounded (internal: every in-process memory of tiergate)', () => {
+  it('keeps at most max entries, the one set longest ago going first', () => {
+    const map = new Map<string, number>();
+    for (let i = 0; i < 5; i += 1) setBounded(map, `k${i}`, i, 3);
+    expect([...map]).toEqual([
+      ['k2', 2],
+      ['k3', 3],
+      ['k4', 4],
+    ]);
+    // A key moved to the back (deleted first) outlives the ones set before it.
+    map.delete('k2');
+    setBounded(map, 'k2', 22, 3);
+    setBounded(map, 'k5', 5, 3);
+    expect([...map.keys()]).toEqual(['k4', 'k2', 'k5']);
   });
 });
 

@@ -1,4 +1,5 @@
 /** HTML escaping for everything user-supplied that reaches a page or an e-mail. */
+import { setBounded } from '../bounded-map.js';
 import { isFrozenJson } from './frozen-json.js';
 
 const ESCAPES: Record<string, string> = { '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&#39;', '`': '&#96;' };
@@ -46,8 +47,7 @@ export function escapeRecurring(text: string): string {
   const known = keptEscapes.get(text);
   if (known !== undefined) return known;
   const escaped = escapeHtml(text);
-  if (keptEscapes.size >= MAX_KEPT_ESCAPES) keptEscapes.delete(keptEscapes.keys().next().value as string);
-  keptEscapes.set(text, escaped);
+  setBounded(keptEscapes, text, escaped, MAX_KEPT_ESCAPES);
   return escaped;
 }
 

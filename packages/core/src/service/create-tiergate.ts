@@ -11,6 +11,7 @@
 import { lookup as dnsLookup } from 'node:dns/promises';
 import { planTransition, type ApprovalRecord, type ApprovalTransition, type TransitionPlan } from '../approvals/state.js';
 import { systemClock, type Clock, isoTime } from '../clock.js';
+import { setBounded } from '../bounded-map.js';
 import { TiergateError, isTiergateError, storeUnavailable } from '../errors.js';
 import type { NotifierOptions } from '../notify/notifier.js';
 import { abilityFromCapabilities, type TiergateAbility } from '../policy/ability.js';
@@ -510,11 +511,7 @@ export function createTiergate<TT extends TierTable = typeof defaultTiers>(optio
     }
     const validUntil = oldest === Infinity ? now + refreshMs : oldest + refreshMs;
     capabilitiesCache.delete(account.id);
-    capabilitiesCache.set(account.id, { caps, result, validUntil, url: base });
-    if (capabilitiesCache.size > 10_000) {
-      const first = capabilitiesCache.keys().next().value;
-      if (first !== undefined) capabilitiesCache.delete(first);
-    }
+    setBounded(capabilitiesCache, account.id, { caps, result, validUntil, url: base }, 10_000);
     return result;
   }
 

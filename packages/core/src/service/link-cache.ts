@@ -5,6 +5,7 @@
  * cache is a bounded LRU keyed by account, purpose, target and signing key, so
  * a key rotation issues fresh links at once.
  */
+import { setBounded } from '../bounded-map.js';
 
 /** A cached link. */
 export interface CachedLink {
@@ -37,11 +38,7 @@ export class LinkCache {
 
   set(key: string, link: CachedLink): void {
     this.entries.delete(key);
-    this.entries.set(key, link);
-    if (this.entries.size > this.maxEntries) {
-      const oldest = this.entries.keys().next().value;
-      if (oldest !== undefined) this.entries.delete(oldest);
-    }
+    setBounded(this.entries, key, link, this.maxEntries);
   }
 
   /** Issues once per key: concurrent misses share one signing. */

@@ -21,6 +21,7 @@
  */
 import { createCipheriv, createDecipheriv, type KeyObject } from 'node:crypto';
 import { TiergateError } from '../errors.js';
+import { setBounded } from '../bounded-map.js';
 import { freezeJson } from '../render/frozen-json.js';
 import { keysNow, type Keyring } from './keyring.js';
 import { randomBuffer } from './random-id.js';
@@ -144,12 +145,8 @@ async function decrypt(keyring: Keyring, sealed: string, recordId: string): Prom
       opened = new Map();
       openedBy.set(keyring, opened);
     }
-    if (opened.size >= MAX_OPENED) {
-      const oldest = opened.keys().next().value;
-      if (oldest !== undefined) opened.delete(oldest);
-    }
     const entry: Opened = { recordId, plaintext };
-    opened.set(sealed, entry);
+    setBounded(opened, sealed, entry, MAX_OPENED);
     return { value, opened: entry };
   } catch (cause) {
     throw unavailable(cause);

@@ -12,6 +12,7 @@
  */
 import { createHash, createHmac, createPrivateKey, createPublicKey, createSecretKey, hkdfSync, timingSafeEqual, webcrypto, type KeyObject } from 'node:crypto';
 import { TiergateError } from '../errors.js';
+import { setBounded } from '../bounded-map.js';
 
 /** What each derived key is for. */
 export type KeyPurpose = 'operator_action' | 'upgrade' | 'context' | 'form';
@@ -171,8 +172,7 @@ export function createKeyring(options: KeyringOptions): Keyring {
       let token = formTokens.get(value);
       if (token === undefined) {
         token = createHmac('sha256', formKeys[0] as Buffer).update(value).digest('base64url');
-        if (formTokens.size >= FORM_TOKENS_REMEMBERED) formTokens.delete(formTokens.keys().next().value as string);
-        formTokens.set(value, token);
+        setBounded(formTokens, value, token, FORM_TOKENS_REMEMBERED);
       }
       return token;
     },

@@ -20,6 +20,7 @@
 import { createHmac } from 'node:crypto';
 import { SignJWT, decodeProtectedHeader, errors as joseErrors, jwtVerify, type JWTPayload } from 'jose';
 import { TiergateError } from '../errors.js';
+import { setBounded } from '../bounded-map.js';
 import { randomId } from './random-id.js';
 import { keysNow, type Keyring, type LinkKey } from './keyring.js';
 
@@ -253,12 +254,7 @@ export async function verifyLink(token: unknown, purpose: LinkPurpose, { keyring
   if (rsn !== undefined) claims.reason = rsn;
   // Remember it unless it carries a claim whose check depends on time and is not redone above.
   if (payload.nbf === undefined) {
-    const links = remembered(keyring);
-    if (links.size >= MAX_VERIFIED_LINKS) {
-      const oldest = links.keys().next().value;
-      if (oldest !== undefined) links.delete(oldest);
-    }
-    links.set(signature, { token, issuer, claims: Object.freeze(claims) });
+    setBounded(remembered(keyring), signature, { token, issuer, claims: Object.freeze(claims) }, MAX_VERIFIED_LINKS);
   }
   return claims;
 }
