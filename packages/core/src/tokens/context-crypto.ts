@@ -15,9 +15,10 @@
  * unfurlers, the operator, a reload after deciding), so the plaintext of the
  * last few opened contexts is kept in process memory (bounded, per keyring —
  * whose keys never change —, keyed by the exact sealed text, whose random
- * nonce makes it unique, and checked against the record id); each caller
- * still gets a freshly parsed value. Nothing decrypted is ever
- * written back to the store.
+ * nonce makes it unique, and checked against the record id). `openContext`
+ * still answers each caller a freshly parsed value; the operator page's view
+ * shares one value per sealed text, frozen all the way down
+ * (`openContextShared`). Nothing decrypted is ever written back to the store.
  */
 import { createCipheriv, createDecipheriv, type KeyObject } from 'node:crypto';
 import { TiergateError } from '../errors.js';
