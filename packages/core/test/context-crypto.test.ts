@@ -2,7 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { createKeyring, isTiergateError, openContext, sealContext, type Keyring } from '@tiergate/core';
 // Internal (not exported): the synchronous form the service uses on every notify-operator, and the shared
 // frozen value the operator page renders.
-import { isFrozenJson } from '../src/render/frozen-json.js';
+import { isFrozenJson } from '../src/frozen-json.js';
 import { openContextShared, sealContextNow } from '../src/tokens/context-crypto.js';
 
 const keyring = createKeyring({ secrets: ['k'.repeat(32)] });

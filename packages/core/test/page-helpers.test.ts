@@ -5,7 +5,7 @@ import { createKeyring, englishMessages, escapeHtml } from '@tiergate/core';
 import { isoTime } from '../src/clock.js';
 import { setBounded } from '../src/bounded-map.js';
 import { queryParam } from '../src/http/kernel.js';
-import { freezeJson, isFrozenJson } from '../src/render/frozen-json.js';
+import { freezeJson, isFrozenJson } from '../src/frozen-json.js';
 import { escapedJson, escapeRecurring, formatJson } from '../src/render/html.js';
 
 const plainEscape = (value: unknown): string =>

@@ -100,15 +100,15 @@ function limitText(catalog: MessageCatalog, used: number, limit: number): string
 
 function accountCard(catalog: MessageCatalog, account: AccountDetails): string {
   const p = catalog.page;
-  // [label, value, whether the value changes from view to view (counts); the others recur]
-  const rows: [string, string, boolean?][] = [
-    [p.tier, account.tierLabel],
-    [p.status, account.status],
-    ...account.usage.map((u): [string, string, boolean] => [p.usage, p.usageLine(u.action, limitText(catalog, u.day[0], u.day[1]), limitText(catalog, u.month[0], u.month[1])), true]),
-    ...(account.customDomains === null ? [] : [[p.customDomains, limitText(catalog, account.customDomains[0], account.customDomains[1]), true] as [string, string, boolean]]),
-    [p.webhook, account.webhookHealthy ? p.webhookHealthy : p.webhookUnhealthy],
+  // [label, escaped value]: counts change from view to view, the other values recur.
+  const rows: [string, string][] = [
+    [p.tier, escapeRecurring(account.tierLabel)],
+    [p.status, escapeRecurring(account.status)],
+    ...account.usage.map((u): [string, string] => [p.usage, escapeHtml(p.usageLine(u.action, limitText(catalog, u.day[0], u.day[1]), limitText(catalog, u.month[0], u.month[1])))]),
+    ...(account.customDomains === null ? [] : [[p.customDomains, escapeHtml(limitText(catalog, account.customDomains[0], account.customDomains[1]))] as [string, string]]),
+    [p.webhook, escapeRecurring(account.webhookHealthy ? p.webhookHealthy : p.webhookUnhealthy)],
   ];
-  return `<section class="card"><h2>${escapeRecurring(p.account)}</h2><dl>${rows.map(([k, v, live]) => `<dt>${escapeRecurring(k)}</dt><dd>${live === true ? escapeHtml(v) : escapeRecurring(v)}</dd>`).join('')}</dl></section>`;
+  return `<section class="card"><h2>${escapeRecurring(p.account)}</h2><dl>${rows.map(([k, v]) => `<dt>${escapeRecurring(k)}</dt><dd>${v}</dd>`).join('')}</dl></section>`;
 }
 
 function suggestionsCard(catalog: MessageCatalog, suggestions: readonly Suggestion[]): string {

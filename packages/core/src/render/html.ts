@@ -1,6 +1,6 @@
 /** HTML escaping for everything user-supplied that reaches a page or an e-mail. */
 import { setBounded } from '../bounded-map.js';
-import { isFrozenJson } from './frozen-json.js';
+import { isFrozenJson } from '../frozen-json.js';
 
 const ESCAPES: Record<string, string> = { '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&#39;', '`': '&#96;' };
 const SPECIAL = /[&<>"'`]/;
@@ -51,7 +51,7 @@ export function escapeRecurring(text: string): string {
   return escaped;
 }
 
-// Escaped pretty JSON of values that cannot change (see frozen-json.ts), by the value itself.
+// Escaped pretty JSON of values that cannot change (see ../frozen-json.ts), by the value itself.
 const escapedJsonOf = new WeakMap<object, string>();
 
 /**

@@ -1095,7 +1095,7 @@ export function createTiergate<TT extends TierTable = typeof defaultTiers>(optio
         try {
           // One frozen value shared by every view of this record: the page remembers its rendering with it.
           const opened = openContextShared(keyring, notification.sealedContext, notification.id);
-          context = { state: 'ok', value: opened instanceof Promise ? await opened : opened };
+          context = { state: 'ok', value: isThenable(opened) ? await opened : opened };
         } catch (err) {
           if (!isTiergateError(err, 'CONTEXT_UNAVAILABLE')) throw err;
           logger.warn('context unavailable', { notificationId: notification.id });

@@ -23,7 +23,7 @@
 import { createCipheriv, createDecipheriv, type KeyObject } from 'node:crypto';
 import { TiergateError } from '../errors.js';
 import { setBounded } from '../bounded-map.js';
-import { freezeJson } from '../render/frozen-json.js';
+import { freezeJson } from '../frozen-json.js';
 import { keysNow, type Keyring } from './keyring.js';
 import { randomBuffer } from './random-id.js';
 
