@@ -7,7 +7,8 @@
 //   node bench/instructions.mjs caps [functions=25]     # GET /v1/capabilities; also: guard, page, notify
 //   (notify-bytes, notify-floor: the kernel with the body as bytes, and the contract's floor; notify-fastify,
 //   notify-floor-fastify, notify-floor-headers-fastify: the same through Fastify's app.inject(); caps-fastify,
-//   caps-bytes-fastify, page-fastify, page-bytes-fastify: a route through Fastify against its bytes and headers)
+//   caps-bytes-fastify, page-fastify, page-bytes-fastify: a route through Fastify against its bytes and headers;
+//   send-bare-fastify, send-guard-fastify, send-floor-fastify, send-rate-limit-fastify: part 3's routes, each alone)
 //   BENCH_CACHE_SIM=1 node bench/instructions.mjs notify-fastify   # also simulated L1 cache misses and
 //                                                                  # mispredicted branches per request
 //
@@ -33,6 +34,10 @@ const COUNTS = {
   page: [10_000, 60_000],
   ...Object.fromEntries(
     ['notify', 'notify-bytes', 'notify-floor', 'notify-fastify', 'notify-floor-fastify', 'notify-floor-headers-fastify', 'caps-fastify', 'caps-bytes-fastify', 'page-fastify', 'page-bytes-fastify'].map((m) => [m, SLOW]),
+  ),
+  // Part 3's routes through Fastify's app.inject(), one at a time.
+  ...Object.fromEntries(
+    ['send-bare-fastify', 'send-guard-fastify', 'send-floor-fastify', 'send-rate-limit-fastify'].map((m) => [m, [5_000, 30_000]]),
   ),
 };
 const [mode = 'caps', topArg = '25'] = process.argv.slice(2);

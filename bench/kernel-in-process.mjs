@@ -9,6 +9,8 @@
 //   node bench/kernel-in-process.mjs guard 500000      # createGuard('send_messages', { consume: 1 }), as requireCapability runs it
 //   node bench/kernel-in-process.mjs guard-fastify 20000   # part 3's three Fastify routes through app.inject(): Fastify's
 //                                                          # whole request lifecycle without sockets, alternating, medians of 7
+//   node bench/kernel-in-process.mjs send-guard-fastify 20000   # one of those routes alone (also send-bare-, send-floor-,
+//                                                               # send-rate-limit-fastify), for bench/instructions.mjs
 //   node bench/kernel-in-process.mjs notify-fastify 20000        # POST /v1/notify-operator through @tiergate/fastify and app.inject()
 //   node bench/kernel-in-process.mjs notify-floor-fastify 20000  # the floor as a Fastify route (as the bench server has it), app.inject()
 //   node bench/kernel-in-process.mjs notify-floor-headers-fastify 20000  # the same floor answering with tiergate's six headers
@@ -16,7 +18,7 @@
 //   node bench/kernel-in-process.mjs caps-bytes-fastify 20000  # a Fastify route answering that answer's bytes and headers
 //   node bench/kernel-in-process.mjs page-fastify 20000        # GET /operator/action (64 links in turn), likewise
 //   node bench/kernel-in-process.mjs page-bytes-fastify 20000  # the page's bytes and headers, to the same URLs
-//   (BENCH_ALLOC_PROF=<file> with these seven: a sampled profile of every allocation of the timed requests,
+//   (BENCH_ALLOC_PROF=<file> with these seven and the four send- modes: a sampled profile of every allocation of the timed requests,
 //   for bench/alloc-summary.mjs)
 // Add --cpu-prof to profile it. Run `npm run build` first.
 import { createGuard, createHandler, defaultTiers, memoryStore } from '@tiergate/core';
@@ -26,7 +28,7 @@ import { GUARD_TIERS, SEND_BODY, registerFastifyGuardRoutes } from './servers/gu
 const route = process.argv[2] ?? 'notify';
 const N = Number(process.argv[3] ?? 50000);
 // The guard runs on part 3's host tier (a quota that never runs out); the other routes on the default tiers.
-const guardMode = route.startsWith('guard');
+const guardMode = route.startsWith('guard') || route.startsWith('send-');
 const { entries, tiergate } = inProcessTiergate({ tier: guardMode ? 'volume' : 'free', tiers: guardMode ? GUARD_TIERS : defaultTiers });
 const handle = createHandler(tiergate);
 const BODY = Buffer.from(NOTIFY_BODY);
@@ -83,18 +85,24 @@ if (route === 'guard-fastify') {
 // Each tiergate route has a counterpart that does none of tiergate's work: the notify-operator floor, and a
 // bare route answering the capabilities answer's / the operator page's exact bytes and headers (as part 2's
 // "bytes" rows do).
+// Part 3's routes, each alone (send-bare-fastify, send-guard-fastify, send-floor-fastify, send-rate-limit-fastify).
+const SEND_ROUTE = /^send-(bare|guard|floor|rate-limit)-fastify$/.exec(route)?.[1];
 const FASTIFY_MODES = new Set(['notify-fastify', 'notify-floor-fastify', 'notify-floor-headers-fastify', 'caps-fastify', 'caps-bytes-fastify', 'page-fastify', 'page-bytes-fastify']);
-if (FASTIFY_MODES.has(route)) {
+if (FASTIFY_MODES.has(route) || SEND_ROUTE !== undefined) {
   const { default: Fastify } = await import('fastify');
   const { tiergatePlugin } = await import('@tiergate/fastify');
   const app = Fastify({ logger: false });
   const kind = route.split('-')[0];
   const viaTiergate = route === `${kind}-fastify`;
-  if (viaTiergate) await app.register(tiergatePlugin, { tiergate });
+  if (kind === 'send') await registerFastifyGuardRoutes(app, tiergate, entries);
+  else if (viaTiergate) await app.register(tiergatePlugin, { tiergate });
   const authorization = (i) => `Bearer ${entries[i % 64].apiKey}`;
-  // The requests: notify-operator posts the body; capabilities GETs with a key; the page cycles through 64 links.
+  // The requests: notify-operator posts the body; capabilities GETs with a key; the page cycles through 64 links;
+  // part 3's routes post their small body with a key.
   let request;
-  if (kind === 'notify') {
+  if (kind === 'send') {
+    request = (i) => ({ method: 'POST', url: `/send/${SEND_ROUTE}`, headers: { 'content-type': 'application/json', authorization: authorization(i), host: '127.0.0.1:3000' }, payload: SEND_BODY });
+  } else if (kind === 'notify') {
     request = (i) => ({ method: 'POST', url: viaTiergate ? '/v1/notify-operator' : '/bench/post-floor', headers: { 'content-type': 'application/json', authorization: authorization(i), host: '127.0.0.1:3000' }, payload: BODY });
   } else if (kind === 'caps') {
     request = (i) => ({ method: 'GET', url: viaTiergate ? '/v1/capabilities' : '/bench/caps-bytes', headers: { authorization: authorization(i), host: '127.0.0.1:3000' } });
@@ -116,7 +124,7 @@ if (FASTIFY_MODES.has(route)) {
         .headers({ 'content-type': 'application/json; charset=utf-8', 'cache-control': 'no-store', 'x-content-type-options': 'nosniff', 'ratelimit-limit': '1000000000', 'ratelimit-remaining': String(remaining), 'ratelimit-reset': '3600' })
         .send(JSON.stringify(answer));
     });
-  } else if (!viaTiergate) {
+  } else if (!viaTiergate && kind !== 'send') {
     // tiergate's answer to the first request, taken once from a handler of the same service, served as it is.
     const answer = await handle(
       kind === 'caps'

@@ -153,6 +153,17 @@ describe('checkAction', () => {
   it('denies with the tier reason', () => {
     expect(checkAction(defaultTiers, { tier: 'free' }, 'use_smtp', NOW)).toEqual({ allowed: false, action: 'use_smtp', reason: 'SMTP_REQUIRES_PAID', kind: 'tier' });
   });
+  it("answers one shared frozen decision per allowed action of the table, and keeps none for another", () => {
+    const allowed = checkAction(defaultTiers, { tier: 'developer' }, 'send_messages', NOW);
+    expect(allowed).toEqual({ allowed: true, action: 'send_messages' });
+    expect(Object.isFrozen(allowed)).toBe(true);
+    expect(checkAction(defaultTiers, { tier: 'growth' }, 'send_messages', NOW + 86_400_000)).toBe(allowed);
+    expect(checkAction(defaultTiers, { tier: 'developer' }, 'use_smtp', NOW)).toEqual({ allowed: true, action: 'use_smtp' });
+    // An action the table does not know is not the table's to deny, and is not remembered.
+    const unknown = checkAction(defaultTiers, { tier: 'free' }, 'fly' as 'send_messages', NOW);
+    expect(unknown).toEqual({ allowed: true, action: 'fly' });
+    expect(checkAction(defaultTiers, { tier: 'free' }, 'fly' as 'send_messages', NOW)).not.toBe(unknown);
+  });
 });
 
 describe('caching', () => {

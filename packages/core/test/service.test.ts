@@ -587,6 +587,44 @@ describe('check (the guard)', () => {
     expect((await result.capabilities()).tier).toBe('developer');
   });
 
+  it("an allowed check's refund, capabilities and ability work destructured, each once per check", async () => {
+    const { tiergate } = setup();
+    const result = await tiergate.check(dev, 'send_messages', { consume: 2 });
+    if (!result.allowed) throw new Error('expected allowed');
+    expect(result.decision).toEqual({ allowed: true, action: 'send_messages' });
+    const { refund, capabilities, ability } = result;
+    expect(result.refund).toBe(refund);
+    const [first, second] = await Promise.all([capabilities(), result.capabilities()]);
+    expect(first).toBe(second);
+    expect((await ability()).can('use_smtp')).toBe(true);
+    await refund();
+    await result.refund();
+    expect((await tiergate.account(dev)).usage.send_messages?.day.used).toBe(0);
+    // Another check is another context: its own refund, its own units.
+    const again = await tiergate.check(dev, 'send_messages', { consume: 1 });
+    if (!again.allowed) throw new Error('expected allowed');
+    expect(again.refund).not.toBe(refund);
+    await refund();
+    expect((await tiergate.account(dev)).usage.send_messages?.day.used).toBe(1);
+  });
+
+  it('counts each consume in the day it was made, across midnight, and against the host\'s own counts', async () => {
+    const { tiergate, clock } = setup({}, memoryStore(), createFakeClock('2026-03-10T23:59:59.000Z'));
+    const near: Account = { id: 'acc_midnight', tier: 'developer' };
+    expect((await tiergate.check(near, 'send_messages', { consume: 4 })).allowed).toBe(true);
+    clock.advance(2000);
+    expect((await tiergate.check(near, 'send_messages', { consume: 5 })).allowed).toBe(true);
+    const usage = (await tiergate.account(near)).usage.send_messages;
+    expect(usage?.day).toEqual({ used: 5, limit: 100, resets_at: '2026-03-12T00:00:00.000Z' });
+    expect(usage?.month.used).toBe(9);
+    // The host counts 90 of its own today (limit 100): with the store's 5, five more fit, six do not.
+    const counted: Account = { ...near, usage: { send_messages: { day: 90, month: 9 } } };
+    expect((await tiergate.check(counted, 'send_messages', { consume: 6 })).allowed).toBe(false);
+    expect((await tiergate.check(counted, 'send_messages', { consume: 5 })).allowed).toBe(true);
+    expect((await tiergate.check(near, 'send_messages', { consume: 1 })).allowed).toBe(true);
+    expect((await tiergate.check(counted, 'send_messages', { consume: 1 })).allowed).toBe(false);
+  });
+
   it('denies free accounts with the upgrade context', async () => {
     const { tiergate } = setup();
     const result = await tiergate.check(free, 'send_messages', { consume: 1 });

@@ -121,7 +121,7 @@ export function checkAction<A extends string, T extends string, R extends string
   amount = 1,
 ): Decision<A, R> {
   const deny = denial(table as TierTable, account, action, quotaWindows(now), amount);
-  if (deny === undefined) return { allowed: true, action };
+  if (deny === undefined) return allowedDecision(table as TierTable, action) as Decision<A, R>;
   return deny.resetsAt === undefined
     ? { allowed: false, action, reason: deny.reason as R, kind: deny.kind }
     : { allowed: false, action, reason: deny.reason as R, kind: deny.kind, resetsAt: deny.resetsAt };
@@ -131,6 +131,8 @@ export function checkAction<A extends string, T extends string, R extends string
 // known state allocates nothing. Entries are frozen because they are shared.
 interface TableCache {
   readonly results: Map<string, Capabilities>;
+  /** The one frozen "allowed" decision of each of the table's actions (bounded: no other action is kept). */
+  readonly allowed: Map<string, Decision>;
   /**
    * Interned keys of (tier, status, webhook health), so the common state — no
    * window used up — finds its result without building a string per call.
@@ -145,10 +147,21 @@ const MAX_CACHED_STATES = 4096;
 function tableCache(table: TierTable): TableCache {
   let entry = cache.get(table);
   if (entry === undefined) {
-    entry = { results: new Map(), baseKeys: new Map() };
+    entry = { results: new Map(), allowed: new Map(), baseKeys: new Map() };
     cache.set(table, entry);
   }
   return entry;
+}
+
+/** `{ allowed: true, action }`: one shared frozen object per action of the table (a fresh one for an action it does not know). */
+function allowedDecision(table: TierTable, action: string): Decision {
+  const { allowed } = tableCache(table);
+  let decision = allowed.get(action);
+  if (decision === undefined) {
+    decision = Object.freeze({ allowed: true, action });
+    if (table.action(action) !== undefined) allowed.set(action, decision);
+  }
+  return decision;
 }
 
 function baseKey(table: TierTable, baseKeys: TableCache['baseKeys'], tier: string, account: AccountState): string {

@@ -70,6 +70,11 @@ class CounterTable {
     return this.byAccount.get(accountId)?.get(action)?.get(windowKey);
   }
 
+  /** The counters of one account's action by window key (a consume looks up each window in it). */
+  windowsOf(accountId: string, action: string): ReadonlyMap<string, Counter> | undefined {
+    return this.byAccount.get(accountId)?.get(action);
+  }
+
   /** Adds a counter where there is none; returns its name in the purge index. */
   add(accountId: string, action: string, windowKey: string, value: number, expiresAt: number): string {
     let actions = this.byAccount.get(accountId);
@@ -220,29 +225,36 @@ export function memoryStore(options: MemoryStoreOptions = {}): Store & Required<
     for (const m of messages) addOutbox(m);
   }
 
+  // The counters one consumeQuota() found, reused by every call (it never waits, so calls cannot interleave).
+  const found: (Counter | undefined)[] = [];
   /** Atomic in this process: nothing awaits between the check and the increment. */
   function consumeQuota({ accountId, action, amount, windows }: Parameters<Store['consumeQuota']>[0]): QuotaResult {
-    const found: (Counter | undefined)[] = [];
-    const used: number[] = [];
+    const n = windows.length;
+    // Sized once (a growing array would allocate room for 16 more).
+    const used = new Array<number>(n);
+    const byWindow = counters.windowsOf(accountId, action);
     let exceeded = -1;
-    for (let i = 0; i < windows.length; i += 1) {
+    for (let i = 0; i < n; i += 1) {
       const w = windows[i] as (typeof windows)[number];
-      const c = counters.get(accountId, action, w.key);
-      found.push(c);
-      used.push(c === undefined ? 0 : c.value);
+      const c = byWindow?.get(w.key);
+      found[i] = c;
+      used[i] = c === undefined ? 0 : c.value;
       if (exceeded === -1 && (used[i] as number) + amount > w.limit) exceeded = i;
     }
-    if (exceeded !== -1) return { ok: false, used, exceeded };
-    for (let i = 0; i < windows.length; i += 1) {
-      const w = windows[i] as (typeof windows)[number];
-      const value = (used[i] as number) + amount;
-      // (Looked up again only when absent, in case two windows share a key.)
-      const existing = found[i] ?? counters.get(accountId, action, w.key);
-      used[i] = value;
-      if (existing === undefined) purgeIndex.push(w.expiresAt, counters.add(accountId, action, w.key, value, w.expiresAt), COUNTER);
-      else existing.value = value;
+    if (exceeded === -1) {
+      for (let i = 0; i < n; i += 1) {
+        const w = windows[i] as (typeof windows)[number];
+        const value = (used[i] as number) + amount;
+        // (Looked up again only when absent, in case two windows share a key.)
+        const existing = found[i] ?? counters.get(accountId, action, w.key);
+        found[i] = undefined;
+        used[i] = value;
+        if (existing === undefined) purgeIndex.push(w.expiresAt, counters.add(accountId, action, w.key, value, w.expiresAt), COUNTER);
+        else existing.value = value;
+      }
     }
-    return { ok: true, used };
+    // (A refused consume leaves its counters in the list until the next call; they are in the table anyway.)
+    return exceeded === -1 ? { ok: true, used } : { ok: false, used, exceeded };
   }
 
   function readAccountState(accountId: string, actions: readonly string[], [dayKey, monthKey]: readonly [string, string]): AccountStateRead {

@@ -19,11 +19,11 @@ import { checkAction, computeCapabilities, type AccountState, type Capabilities,
 import { mergeCatalog, reasonMessages, type MessageCatalog } from '../policy/messages.js';
 import { suggestionKinds } from '../policy/suggestions.js';
 import { defaultTiers, type ReasonKind, type ResolvedGrant, type TierTable } from '../policy/tiers.js';
-import { quotaWindows } from '../policy/windows.js';
+import { quotaWindows, type QuotaWindows } from '../policy/windows.js';
 import { memoryStore } from '../ports/memory-store.js';
 import { transitionEach } from '../ports/transition-batch.js';
 import type { RateLimiter } from '../ports/rate-limit.js';
-import type { AccountSnapshot, AccountStateRead, ApprovalTransitionInput, AuditEntry, EndpointHealth, NotificationRecord, OutboxMessage, QuotaResult, Store } from '../ports/store.js';
+import type { AccountSnapshot, AccountStateRead, ApprovalTransitionInput, AuditEntry, EndpointHealth, NotificationRecord, OutboxMessage, QuotaResult, QuotaWindowInput, Store } from '../ports/store.js';
 import {
   issuesOf,
   parseNotifyOperatorBody,
@@ -263,6 +263,26 @@ interface AccountRead {
   readonly health: EndpointHealth;
   /** The store's own counts (day, month) by metered action, without the host's usage. */
   readonly counted: Readonly<Record<string, readonly [number, number]>>;
+}
+
+/** The store's windows of a consume under `grant`, the limits reduced by the host's own counts. */
+function consumeWindows(grant: ResolvedGrant, windows: QuotaWindows, baseline: { readonly day?: number | undefined; readonly month?: number | undefined } | undefined): QuotaWindowInput[] {
+  return [
+    { key: windows.day.key, limit: grant.limits.day - (baseline?.day ?? 0), expiresAt: windows.day.resetsAt },
+    { key: windows.month.key, limit: grant.limits.month - (baseline?.month ?? 0), expiresAt: windows.month.resetsAt },
+  ];
+}
+
+/** The windows of a consume under `grant` when the host counts nothing itself: the same frozen list all day. */
+const windowsOfGrant = new WeakMap<ResolvedGrant, { readonly of: QuotaWindows; readonly list: readonly QuotaWindowInput[] }>();
+function grantWindows(grant: ResolvedGrant, now: number): readonly QuotaWindowInput[] {
+  const windows = quotaWindows(now);
+  const kept = windowsOfGrant.get(grant);
+  if (kept !== undefined && kept.of === windows) return kept.list;
+  // Frozen: every consume under this grant today hands the store this one list.
+  const list = Object.freeze(consumeWindows(grant, windows, undefined).map((w) => Object.freeze(w)));
+  windowsOfGrant.set(grant, { of: windows, list });
+  return list;
 }
 
 /** What a check is about, carried through its steps. */
@@ -730,17 +750,8 @@ export function createTiergate<TT extends TierTable = typeof defaultTiers>(optio
     const { account, action, amount, grant, now } = check;
     const decision = checkAction(table as TierTable<A>, state, action, now, Math.max(amount, 1));
     if (!decision.allowed || amount === 0 || check.quotaReason === undefined || grant === undefined) return checked(check, decision, false);
-    const windows = quotaWindows(now);
     const baseline = account.usage?.[action];
-    const input = {
-      accountId: account.id,
-      action,
-      amount,
-      windows: [
-        { key: windows.day.key, limit: grant.limits.day - (baseline?.day ?? 0), expiresAt: windows.day.resetsAt },
-        { key: windows.month.key, limit: grant.limits.month - (baseline?.month ?? 0), expiresAt: windows.month.resetsAt },
-      ],
-    };
+    const input = { accountId: account.id, action, amount, windows: baseline === undefined ? grantWindows(grant, now) : consumeWindows(grant, quotaWindows(now), baseline) };
     let quota: QuotaResult | Promise<QuotaResult>;
     try {
       // (callStore inlined: no closure per guarded request.)
@@ -762,31 +773,65 @@ export function createTiergate<TT extends TierTable = typeof defaultTiers>(optio
 
   /** The result of a check: a denial with its upgrade context (a promise: its link may be signed), or the guard's context. */
   function checked<A extends string>(check: Check<A>, decision: Decision<A>, consumed: boolean): CheckResult<A> | Promise<CheckResult<A>> {
-    const { account, action, amount, now } = check;
-    if (!decision.allowed) return denied(account, decision, now);
-    let consumedWindows = consumed ? quotaWindows(now).keys : undefined;
-    let capsPromise: Promise<{ caps: Capabilities; result: CapabilitiesResult }> | undefined;
-    const loadCaps = () =>
-      (capsPromise ??= (async () => {
-        const t = clock.now();
-        const read = await readAccount(account, t);
-        const caps = computeCapabilities(table, read.state, t);
-        return { caps, result: await decorate(account, caps, t) };
-      })());
-    return {
-      allowed: true,
-      account,
-      decision,
-      consumed: consumed ? amount : 0,
-      refund: async () => {
-        if (consumedWindows === undefined) return;
-        const windowKeys = consumedWindows;
-        consumedWindows = undefined;
-        await callStore(() => store.refundQuota({ accountId: account.id, action, amount, windowKeys }));
-      },
-      capabilities: async () => (await loadCaps()).result,
-      ability: async () => abilityFromCapabilities((await loadCaps()).caps),
-    };
+    if (!decision.allowed) return denied(check.account, decision, check.now);
+    return new Allowed(check.account, decision, check.action, consumed ? check.amount : 0, consumed ? quotaWindows(check.now).keys : undefined);
+  }
+
+  /** The account's capabilities, read and decorated afresh (an allowed check's `capabilities()` and `ability()`). */
+  async function loadCapabilities(account: Account): Promise<{ caps: Capabilities; result: CapabilitiesResult }> {
+    const t = clock.now();
+    const read = await readAccount(account, t);
+    const caps = computeCapabilities(table, read.state, t);
+    return { caps, result: await decorate(account, caps, t) };
+  }
+
+  /**
+   * An allowed check: the guard's context. One object per guarded request and nothing else: `refund`,
+   * `capabilities` and `ability` are made on first use (per context, so each may be destructured and called
+   * on its own), not for every request that never calls them.
+   */
+  class Allowed<A extends string> {
+    readonly allowed = true as const;
+    #action: A;
+    #windowKeys: readonly [string, string] | undefined;
+    #caps: Promise<{ caps: Capabilities; result: CapabilitiesResult }> | undefined;
+    #refund: (() => Promise<void>) | undefined;
+    #capabilities: (() => Promise<CapabilitiesResult>) | undefined;
+    #ability: (() => Promise<TiergateAbility>) | undefined;
+
+    constructor(
+      readonly account: Account,
+      readonly decision: Decision<A>,
+      action: A,
+      readonly consumed: number,
+      windowKeys: readonly [string, string] | undefined,
+    ) {
+      this.#action = action;
+      this.#windowKeys = windowKeys;
+    }
+
+    /** Gives the consumed units back, once. */
+    get refund(): () => Promise<void> {
+      return (this.#refund ??= async () => {
+        const windowKeys = this.#windowKeys;
+        if (windowKeys === undefined) return;
+        this.#windowKeys = undefined;
+        const input = { accountId: this.account.id, action: this.#action, amount: this.consumed, windowKeys };
+        await callStore(() => store.refundQuota(input));
+      });
+    }
+
+    get capabilities(): () => Promise<CapabilitiesResult> {
+      return (this.#capabilities ??= async () => (await this.#loadCaps()).result);
+    }
+
+    get ability(): () => Promise<TiergateAbility> {
+      return (this.#ability ??= async () => abilityFromCapabilities((await this.#loadCaps()).caps));
+    }
+
+    #loadCaps(): Promise<{ caps: Capabilities; result: CapabilitiesResult }> {
+      return (this.#caps ??= loadCapabilities(this.account));
+    }
   }
 
   async function denied<A extends string>(account: Account, decision: Decision<A> & { allowed: false }, now: number): Promise<CheckResult<A>> {
