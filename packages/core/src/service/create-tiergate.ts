@@ -65,7 +65,10 @@ export type DecisionOutcome =
   | { readonly ok: true; readonly approval: ApprovalRecord }
   | { readonly ok: false; readonly code: 'APPROVAL_ALREADY_DECIDED' | 'APPROVAL_EXPIRED'; readonly approval: ApprovalRecord };
 
-/** What the host's handler gets from an allowed guard check. */
+/**
+ * What the host's handler gets from an allowed guard check. Its methods keep
+ * their context when taken off it (`const { refund } = context` works).
+ */
 export interface GuardContext<A extends string = string> {
   readonly account: Account;
   readonly decision: Decision<A>;
