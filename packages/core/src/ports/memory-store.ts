@@ -241,20 +241,22 @@ export function memoryStore(options: MemoryStoreOptions = {}): Store & Required<
       used[i] = c === undefined ? 0 : c.value;
       if (exceeded === -1 && (used[i] as number) + amount > w.limit) exceeded = i;
     }
-    if (exceeded === -1) {
-      for (let i = 0; i < n; i += 1) {
-        const w = windows[i] as (typeof windows)[number];
-        const value = (used[i] as number) + amount;
-        // (Looked up again only when absent, in case two windows share a key.)
-        const existing = found[i] ?? counters.get(accountId, action, w.key);
-        found[i] = undefined;
-        used[i] = value;
-        if (existing === undefined) purgeIndex.push(w.expiresAt, counters.add(accountId, action, w.key, value, w.expiresAt), COUNTER);
-        else existing.value = value;
-      }
+    if (exceeded !== -1) {
+      // Refused: the scratch list lets go of what it found.
+      for (let i = 0; i < n; i += 1) found[i] = undefined;
+      return { ok: false, used, exceeded };
     }
-    // (A refused consume leaves its counters in the list until the next call; they are in the table anyway.)
-    return exceeded === -1 ? { ok: true, used } : { ok: false, used, exceeded };
+    for (let i = 0; i < n; i += 1) {
+      const w = windows[i] as (typeof windows)[number];
+      const value = (used[i] as number) + amount;
+      // (Looked up again only when absent, in case two windows share a key.)
+      const existing = found[i] ?? counters.get(accountId, action, w.key);
+      found[i] = undefined;
+      used[i] = value;
+      if (existing === undefined) purgeIndex.push(w.expiresAt, counters.add(accountId, action, w.key, value, w.expiresAt), COUNTER);
+      else existing.value = value;
+    }
+    return { ok: true, used };
   }
 
   function readAccountState(accountId: string, actions: readonly string[], [dayKey, monthKey]: readonly [string, string]): AccountStateRead {
