@@ -61,6 +61,8 @@ async function one(i) {
   if (route === 'page') return handle({ method: 'GET', path: '/operator/action', query: pages[i % 64], headers: { host: '127.0.0.1:3000', accept: 'text/html' } });
   return handle({ method: 'GET', path: '/v1/capabilities', query: '', headers });
 }
+/** A request of part 3's routes through app.inject(): the small body, posted with the i-th account's key. */
+const sendRequest = (url, i) => ({ method: 'POST', url, headers: { 'content-type': 'application/json', authorization: `Bearer ${entries[i % 64].apiKey}`, host: '127.0.0.1:3000' }, payload: SEND_BODY });
 if (route === 'guard-fastify') {
   const { default: Fastify } = await import('fastify');
   const app = Fastify({ logger: false });
@@ -69,7 +71,7 @@ if (route === 'guard-fastify') {
   const run = async (url, n) => {
     const start = process.hrtime.bigint();
     for (let i = 0; i < n; i++) {
-      const r = await app.inject({ method: 'POST', url, headers: { 'content-type': 'application/json', authorization: `Bearer ${entries[i % 64].apiKey}` }, payload: SEND_BODY });
+      const r = await app.inject(sendRequest(url, i));
       if (r.statusCode !== 200) throw new Error(`${url}: ${r.statusCode} ${r.body}`);
     }
     return Number(process.hrtime.bigint() - start) / 1e3 / n;
@@ -101,7 +103,7 @@ if (FASTIFY_MODES.has(route) || SEND_ROUTE !== undefined) {
   // part 3's routes post their small body with a key.
   let request;
   if (kind === 'send') {
-    request = (i) => ({ method: 'POST', url: `/send/${SEND_ROUTE}`, headers: { 'content-type': 'application/json', authorization: authorization(i), host: '127.0.0.1:3000' }, payload: SEND_BODY });
+    request = (i) => sendRequest(`/send/${SEND_ROUTE}`, i);
   } else if (kind === 'notify') {
     request = (i) => ({ method: 'POST', url: viaTiergate ? '/v1/notify-operator' : '/bench/post-floor', headers: { 'content-type': 'application/json', authorization: authorization(i), host: '127.0.0.1:3000' }, payload: BODY });
   } else if (kind === 'caps') {
