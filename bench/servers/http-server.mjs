@@ -223,18 +223,6 @@ async function buildKoa(tiergate, floor) {
       ctx.body = bareCapabilities;
       return;
     }
-    if (path === '/bench/capabilities-floor' && method === 'GET') {
-      const body = capabilitiesFloorBody(ctx.get('authorization'));
-      if (body === undefined) {
-        ctx.status = 401;
-        ctx.type = 'application/json';
-        ctx.body = UNKNOWN_KEY;
-      } else {
-        ctx.set(capabilitiesHeaders);
-        ctx.body = body;
-      }
-      return;
-    }
     if (path === '/bench/page' && method === 'GET') {
       ctx.set(PAGE_HEADERS);
       ctx.body = barePage;
@@ -252,14 +240,6 @@ async function buildKoa(tiergate, floor) {
         ctx.body = bareCreatedLarge(body);
       });
     }
-    if (path === '/bench/post-floor' && method === 'POST') {
-      return readJson(ctx.req)
-        .then((body) => floor(ctx.get('authorization'), body))
-        .then((answer) => {
-          ctx.status = 201;
-          ctx.body = answer;
-        });
-    }
     if (guard !== undefined && method === 'POST' && path === '/send/bare') {
       ctx.body = sent();
       return;
@@ -268,6 +248,35 @@ async function buildKoa(tiergate, floor) {
       return guard(ctx, async () => {
         ctx.body = sentBy(ctx.state.tiergate);
       });
+    }
+    return next();
+  });
+  // The floors, as a host's own endpoints doing what tiergate's do, sit where tiergate sits: one middleware
+  // later, reached through the bench's next(). Answered in the first middleware, a floor skipped the
+  // dispatch that tiergate's routes pay (about half of the capabilities floor's gap to tiergate on Koa, see
+  // NOTES.md, "1 December, midday"). The bare routes stay first: they are what the targets divide by.
+  app.use((ctx, next) => {
+    const path = ctx.path;
+    const method = ctx.method;
+    if (path === '/bench/capabilities-floor' && method === 'GET') {
+      const body = capabilitiesFloorBody(ctx.get('authorization'));
+      if (body === undefined) {
+        ctx.status = 401;
+        ctx.type = 'application/json';
+        ctx.body = UNKNOWN_KEY;
+      } else {
+        ctx.set(capabilitiesHeaders);
+        ctx.body = body;
+      }
+      return;
+    }
+    if (path === '/bench/post-floor' && method === 'POST') {
+      return readJson(ctx.req)
+        .then((body) => floor(ctx.get('authorization'), body))
+        .then((answer) => {
+          ctx.status = 201;
+          ctx.body = answer;
+        });
     }
     return next();
   });
