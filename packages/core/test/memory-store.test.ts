@@ -43,6 +43,62 @@ describe('memoryStore: quota counters leave memory when their window ends', () =
   });
 });
 
+describe('memoryStore: reading an account state', () => {
+  const actions = ['send_messages', 'create_domain', 'create_inboxes'] as const;
+  const keys = ['d1', 'm1'] as const;
+  const consume = (store: ReturnType<typeof memoryStore>, accountId: string, action: string, amount: number) =>
+    store.consumeQuota({
+      accountId,
+      action,
+      amount,
+      windows: [
+        { key: 'd1', limit: 100, expiresAt: 10_000 },
+        { key: 'm1', limit: 100, expiresAt: 20_000 },
+      ],
+    });
+
+  it('answers an account that has used none of the actions one frozen read per list of actions', async () => {
+    const store = memoryStore();
+    const first = await store.readAccountState('acc_1', actions, keys);
+    expect(first).toEqual({ usage: { send_messages: [0, 0], create_domain: [0, 0], create_inboxes: [0, 0] }, health: { healthy: true, consecutiveFailures: 0, disabledUrls: [] } });
+    expect(Object.isFrozen(first) && Object.isFrozen(first.usage) && Object.isFrozen(first.usage.send_messages)).toBe(true);
+    // Another unused account, the same list: the same read. Another list: its own.
+    expect(await store.readAccountState('acc_2', actions, keys)).toBe(first);
+    const other = await store.readAccountState('acc_1', ['send_messages'], keys);
+    expect(other).not.toBe(first);
+    expect(other.usage).toEqual({ send_messages: [0, 0] });
+  });
+
+  it('counts the actions used and answers the rest as unused, in the order asked', async () => {
+    const store = memoryStore();
+    const unused = await store.readAccountState('acc_1', actions, keys);
+    await consume(store, 'acc_1', 'create_domain', 2);
+    const read = await store.readAccountState('acc_1', actions, keys);
+    expect(read).not.toBe(unused);
+    expect(Object.entries(read.usage)).toEqual([
+      ['send_messages', [0, 0]],
+      ['create_domain', [2, 2]],
+      ['create_inboxes', [0, 0]],
+    ]);
+    // The shared unused read is untouched, and still what an unused account reads.
+    expect(unused.usage).toEqual({ send_messages: [0, 0], create_domain: [0, 0], create_inboxes: [0, 0] });
+    expect(await store.readAccountState('acc_2', actions, keys)).toBe(unused);
+    // A count refunded back to zero reads as unused again.
+    await consume(store, 'acc_1', 'create_domain', -2);
+    expect((await store.readAccountState('acc_1', actions, keys)).usage).toEqual(unused.usage);
+  });
+
+  it("answers an unused account's own endpoint health with the unused usage", async () => {
+    const store = memoryStore();
+    const unused = await store.readAccountState('acc_2', actions, keys);
+    await store.recordDelivery('acc_1', 'gone', 'https://hooks.example.com/a', 3);
+    const read = await store.readAccountState('acc_1', actions, keys);
+    expect(read.health).toMatchObject({ healthy: false, disabledUrls: ['https://hooks.example.com/a'] });
+    expect(read.usage).toBe(unused.usage);
+    expect((await store.readAccountState('acc_2', actions, keys)).health.healthy).toBe(true);
+  });
+});
+
 describe('memoryStore: what it keeps of a written record', () => {
   const notification = (id: string) => ({
     id,

@@ -40,6 +40,8 @@ export interface MemoryStoreOptions {
 }
 
 const HEALTHY: EndpointHealth = Object.freeze({ healthy: true, consecutiveFailures: 0, disabledUrls: Object.freeze([]) as readonly string[] });
+/** The usage of an action with no count in either window. */
+const NOTHING_USED: readonly [number, number] = Object.freeze([0, 0] as const);
 
 interface Counter {
   value: number;
@@ -259,12 +261,43 @@ export function memoryStore(options: MemoryStoreOptions = {}): Store & Required<
     return { ok: true, used };
   }
 
-  function readAccountState(accountId: string, actions: readonly string[], [dayKey, monthKey]: readonly [string, string]): AccountStateRead {
-    const usage: Record<string, readonly [number, number]> = {};
-    for (const action of actions) {
-      usage[action] = [counters.get(accountId, action, dayKey)?.value ?? 0, counters.get(accountId, action, monthKey)?.value ?? 0];
+  // What an account that has used none of the actions asked reads, one per list of actions (the service
+  // asks the same list on every capabilities request and guard check): nothing to build per request.
+  const unusedReads = new WeakMap<readonly string[], AccountStateRead>();
+  function unusedRead(actions: readonly string[]): AccountStateRead {
+    let read = unusedReads.get(actions);
+    if (read === undefined) {
+      const usage: Record<string, readonly [number, number]> = {};
+      for (const action of actions) usage[action] = NOTHING_USED;
+      read = Object.freeze({ usage: Object.freeze(usage), health: HEALTHY });
+      unusedReads.set(actions, read);
     }
-    return { usage, health: health.get(accountId) ?? HEALTHY };
+    return read;
+  }
+
+  function readAccountState(accountId: string, actions: readonly string[], windowKeys: readonly [string, string]): AccountStateRead {
+    // (Indexed, not destructured: destructuring a parameter runs the array iterator on every call.)
+    const dayKey = windowKeys[0];
+    const monthKey = windowKeys[1];
+    const accountHealth = health.get(accountId) ?? HEALTHY;
+    let usage: Record<string, readonly [number, number]> | undefined;
+    for (let i = 0; i < actions.length; i += 1) {
+      const windows = counters.windowsOf(accountId, actions[i] as string);
+      const day = windows?.get(dayKey)?.value ?? 0;
+      const month = windows?.get(monthKey)?.value ?? 0;
+      if (day === 0 && month === 0) {
+        if (usage !== undefined) usage[actions[i] as string] = NOTHING_USED;
+        continue;
+      }
+      if (usage === undefined) {
+        // The first action with a count: the ones before it had none.
+        usage = {};
+        for (let j = 0; j < i; j += 1) usage[actions[j] as string] = NOTHING_USED;
+      }
+      usage[actions[i] as string] = [day, month];
+    }
+    if (usage === undefined) return accountHealth === HEALTHY ? unusedRead(actions) : { usage: unusedRead(actions).usage, health: accountHealth };
+    return { usage, health: accountHealth };
   }
 
   const store: ReturnType<typeof memoryStore> = {

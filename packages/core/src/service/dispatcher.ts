@@ -26,6 +26,10 @@ import { approvalEvent } from './callback-event.js';
 import { newId } from './ids.js';
 import type { Logger } from './options.js';
 
+/** A delivery reads only the account's endpoint health: no actions, no windows. */
+const NO_ACTIONS: readonly string[] = Object.freeze([]);
+const NO_WINDOWS: readonly [string, string] = Object.freeze(['-', '-'] as const);
+
 /** Counts of one dispatcher pass. */
 export interface DeliveryReport {
   readonly delivered: number;
@@ -99,7 +103,7 @@ export function createDispatcher(deps: DispatcherDeps) {
     if (approval === null || approval.status === 'pending') return { kind: 'dead', error: 'approval no longer exists' };
     const secret = await decrypt(deps.keyring, approval.sealedSecret, `${approval.id}#webhook-secret`);
     if (typeof secret !== 'string') return { kind: 'dead', error: 'webhook secret unavailable' };
-    const health = (await deps.store.readAccountState(message.accountId, [], ['-', '-'])).health;
+    const health = (await deps.store.readAccountState(message.accountId, NO_ACTIONS, NO_WINDOWS)).health;
     if (health.disabledUrls.includes(message.target)) return { kind: 'dead', error: 'endpoint disabled after 410 Gone' };
     const context = notification === null ? null : await decrypt(deps.keyring, notification.sealedContext, notification.id);
     const body = JSON.stringify(approvalEvent(approval, (context ?? null) as Record<string, unknown> | null));
