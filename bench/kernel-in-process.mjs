@@ -18,12 +18,14 @@
 //   node bench/kernel-in-process.mjs caps-bytes-fastify 20000  # a Fastify route answering that answer's bytes and headers
 //   node bench/kernel-in-process.mjs page-fastify 20000        # GET /operator/action (64 links in turn), likewise
 //   node bench/kernel-in-process.mjs page-bytes-fastify 20000  # the page's bytes and headers, to the same URLs
-//   (BENCH_ALLOC_PROF=<file> with these seven and the four send- modes: a sampled profile of every allocation of the timed requests,
+//   node bench/kernel-in-process.mjs caps-koa 20000        # GET /v1/capabilities through @tiergate/koa, light-my-request on app.callback()
+//   node bench/kernel-in-process.mjs caps-floor-koa 20000  # the capabilities floor as the bench server's Koa has it, likewise
+//   (BENCH_ALLOC_PROF=<file> with these nine and the four send- modes: a sampled profile of every allocation of the timed requests,
 //   for bench/alloc-summary.mjs)
 // Add --cpu-prof to profile it. Run `npm run build` first.
 import { createGuard, createHandler, defaultTiers, memoryStore } from '@tiergate/core';
 import { NOTIFY_BODY, PUBLIC_URL, inProcessTiergate } from './lib/in-process.mjs';
-import { contractFloor } from './servers/contract-floor.mjs';
+import { capabilitiesFloor, contractFloor } from './servers/contract-floor.mjs';
 import { GUARD_TIERS, SEND_BODY, registerFastifyGuardRoutes } from './servers/guard-routes.mjs';
 const route = process.argv[2] ?? 'notify';
 const N = Number(process.argv[3] ?? 50000);
@@ -137,13 +139,58 @@ if (FASTIFY_MODES.has(route) || SEND_ROUTE !== undefined) {
   }
   await app.ready();
   const status = kind === 'notify' ? 201 : 200;
-  const inject = async (i) => {
+  await timeInjected('app.inject()', async (i) => {
     const r = await app.inject(request(i));
     if (r.statusCode !== status) throw new Error(`${route}: ${r.statusCode} ${r.body}`);
-  };
-  for (let i = 0; i < 5000; i++) await inject(i);
-  // BENCH_ALLOC_PROF: V8's sampling heap profiler over the timed requests, every allocation counted (also what
-  // the next scavenge frees), one sample per 64 bytes on average. It slows the requests down many times over.
+  });
+}
+// Koa's whole request lifecycle without sockets (Koa has no inject: light-my-request, which Fastify's inject
+// uses, drives app.callback()), laid out as the bench server lays it out: the bench's own routes in a first
+// middleware, then tiergate's middleware or the capabilities floor behind its next().
+if (route === 'caps-koa' || route === 'caps-floor-koa') {
+  const { default: Koa } = await import('koa');
+  const { default: inject } = await import('light-my-request');
+  const { tiergateMiddleware } = await import('@tiergate/koa');
+  const authorization = (i) => `Bearer ${entries[i % 64].apiKey}`;
+  const app = new Koa();
+  app.use((ctx, next) => {
+    const path = ctx.path;
+    if (path === '/bench/get' && ctx.method === 'GET') {
+      ctx.body = { ok: true };
+      return undefined;
+    }
+    return next();
+  });
+  if (route === 'caps-koa') app.use(tiergateMiddleware(tiergate, { prefix: '' }));
+  else {
+    // Each account's own answer (the links name the account), taken from a handler of the same service.
+    const answers = new Map();
+    for (const entry of entries) answers.set(entry.account, await handle({ method: 'GET', path: '/v1/capabilities', query: '', headers: { authorization: authorization(entries.indexOf(entry)) } }));
+    const body = capabilitiesFloor(entries, (account) => answers.get(account).body);
+    const headers = answers.get(entries[0].account).headers;
+    app.use((ctx, next) => {
+      if (ctx.path === '/v1/capabilities' && ctx.method === 'GET') {
+        ctx.set(headers);
+        ctx.body = body(ctx.get('authorization'));
+        return undefined;
+      }
+      return next();
+    });
+  }
+  const callback = app.callback();
+  await timeInjected('light-my-request on Koa', async (i) => {
+    const r = await inject(callback, { method: 'GET', url: '/v1/capabilities', headers: { authorization: authorization(i), host: '127.0.0.1:3000' } });
+    if (r.statusCode !== 200 || !r.body.startsWith('{"result":{"tier":"free"')) throw new Error(`${route}: ${r.statusCode} ${r.body}`);
+  });
+}
+
+/**
+ * Times `send` (one request, checked) over N requests after 5,000 to warm up, prints µs per request and exits.
+ * BENCH_ALLOC_PROF: V8's sampling heap profiler over the timed requests, every allocation counted (also what
+ * the next scavenge frees), one sample per 64 bytes on average. It slows the requests down many times over.
+ */
+async function timeInjected(through, send) {
+  for (let i = 0; i < 5000; i++) await send(i);
   const allocFile = process.env.BENCH_ALLOC_PROF;
   const session = allocFile ? new (await import('node:inspector')).Session() : undefined;
   const post = (method, params) => new Promise((resolve, reject) => session.post(method, params, (err, r) => (err ? reject(err) : resolve(r))));
@@ -152,12 +199,12 @@ if (FASTIFY_MODES.has(route) || SEND_ROUTE !== undefined) {
     await post('HeapProfiler.startSampling', { samplingInterval: 64, includeObjectsCollectedByMajorGC: true, includeObjectsCollectedByMinorGC: true });
   }
   const start = process.hrtime.bigint();
-  for (let i = 0; i < N; i++) await inject(i);
+  for (let i = 0; i < N; i++) await send(i);
   if (session !== undefined) {
     const { profile } = await post('HeapProfiler.stopSampling');
     (await import('node:fs')).writeFileSync(allocFile, JSON.stringify({ requests: N, ...profile }));
   }
-  console.log(`${route}: ${(Number(process.hrtime.bigint() - start) / 1e3 / N).toFixed(2)} µs per request through app.inject()`);
+  console.log(`${route}: ${(Number(process.hrtime.bigint() - start) / 1e3 / N).toFixed(2)} µs per request through ${through}`);
   process.exit(0);
 }
 for (let i = 0; i < 5000; i++) await one(i);
