@@ -145,8 +145,8 @@ if (FASTIFY_MODES.has(route) || SEND_ROUTE !== undefined) {
   });
 }
 // Koa's whole request lifecycle without sockets (Koa has no inject: light-my-request, which Fastify's inject
-// uses, drives app.callback()), laid out as the bench server lays it out: the bench's own routes in a first
-// middleware, then tiergate's middleware or the capabilities floor behind its next().
+// uses, drives app.callback()), as deep as the bench server has them: the bench's own routes in a first
+// middleware, then, behind its next(), tiergate's middleware or the capabilities floor.
 if (route === 'caps-koa' || route === 'caps-floor-koa') {
   const { default: Koa } = await import('koa');
   const { default: inject } = await import('light-my-request');
@@ -165,7 +165,7 @@ if (route === 'caps-koa' || route === 'caps-floor-koa') {
   else {
     // Each account's own answer (the links name the account), taken from a handler of the same service.
     const answers = new Map();
-    for (const entry of entries) answers.set(entry.account, await handle({ method: 'GET', path: '/v1/capabilities', query: '', headers: { authorization: authorization(entries.indexOf(entry)) } }));
+    for (let i = 0; i < entries.length; i++) answers.set(entries[i].account, await handle({ method: 'GET', path: '/v1/capabilities', query: '', headers: { authorization: authorization(i) } }));
     const body = capabilitiesFloor(entries, (account) => answers.get(account).body);
     const headers = answers.get(entries[0].account).headers;
     app.use((ctx, next) => {

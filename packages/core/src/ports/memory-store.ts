@@ -282,11 +282,12 @@ export function memoryStore(options: MemoryStoreOptions = {}): Store & Required<
     const accountHealth = health.get(accountId) ?? HEALTHY;
     let usage: Record<string, readonly [number, number]> | undefined;
     for (let i = 0; i < actions.length; i += 1) {
-      const windows = counters.windowsOf(accountId, actions[i] as string);
+      const action = actions[i] as string;
+      const windows = counters.windowsOf(accountId, action);
       const day = windows?.get(dayKey)?.value ?? 0;
       const month = windows?.get(monthKey)?.value ?? 0;
       if (day === 0 && month === 0) {
-        if (usage !== undefined) usage[actions[i] as string] = NOTHING_USED;
+        if (usage !== undefined) usage[action] = NOTHING_USED;
         continue;
       }
       if (usage === undefined) {
@@ -294,7 +295,7 @@ export function memoryStore(options: MemoryStoreOptions = {}): Store & Required<
         usage = {};
         for (let j = 0; j < i; j += 1) usage[actions[j] as string] = NOTHING_USED;
       }
-      usage[actions[i] as string] = [day, month];
+      usage[action] = [day, month];
     }
     if (usage === undefined) return accountHealth === HEALTHY ? unusedRead(actions) : { usage: unusedRead(actions).usage, health: accountHealth };
     return { usage, health: accountHealth };

@@ -264,8 +264,6 @@ interface IssuedLink {
 interface AccountRead {
   readonly state: AccountState;
   readonly health: EndpointHealth;
-  /** The store's own counts (day, month) by metered action, without the host's usage. */
-  readonly counted: Readonly<Record<string, readonly [number, number]>>;
 }
 
 /** The store's windows of a consume under `grant`, the limits reduced by the host's own counts. */
@@ -402,7 +400,7 @@ export function createTiergate<TT extends TierTable = typeof defaultTiers>(optio
       if (day !== 0 || month !== 0) (usage ??= {})[name] = { day, month };
     }
     const state = accountState(account, usage, read.health.healthy && account.webhookHealthy !== false);
-    return { state, health: read.health, counted: read.usage };
+    return { state, health: read.health };
   }
 
   function details(account: Account, state: AccountState, health: EndpointHealth): AccountDetails {
