@@ -16,6 +16,7 @@ import {
   type GuardContext,
   type GuardOptions,
   type GuardResult,
+  type KernelRequest,
   type KernelResponse,
   type Tiergate,
 } from '@tiergate/core';
@@ -58,6 +59,37 @@ function send(res: ServerResponse, response: KernelResponse): void {
 
 
 /**
+ * An Express request as the kernel reads it. The client's IP is read from Express only when a route asks
+ * for it: `req.ip` runs Express's `trust proxy` rules over the forwarding headers on every read, and most
+ * routes need no IP.
+ */
+class ExpressKernelRequest implements KernelRequest {
+  readonly method: string;
+  readonly path: string;
+  readonly query: string;
+  readonly headers: IncomingMessage['headers'];
+  readonly body: unknown;
+  constructor(
+    private readonly req: TiergateExpressRequest,
+    // The kernel watches it for a disconnect only during a ?wait= long poll.
+    readonly response: ServerResponse,
+  ) {
+    const url = req.url ?? '/';
+    const queryAt = url.indexOf('?');
+    this.method = req.method ?? 'GET';
+    this.path = req.path;
+    this.query = queryAt === -1 ? '' : url.slice(queryAt + 1);
+    this.headers = req.headers;
+    // What a host body parser produced if one already consumed the stream, else the stream itself (the kernel reads and parses it).
+    this.body = req.readableEnded ? req.body : req;
+  }
+
+  get ip(): string | undefined {
+    return this.req.ip;
+  }
+}
+
+/**
  * An Express router serving every route of tiergate's wire contract (agent
  * API, operator pages, OpenAPI document) relative to where it is mounted.
  * It owns every path under its mount point (an unknown one gets tiergate's
@@ -76,20 +108,7 @@ export function tiergateRouter(tiergate: Tiergate): express.Router {
   const router = express.Router();
   router.use((req: TiergateExpressRequest, res: ServerResponse, next: NextFunction) => {
     try {
-      const url = req.url ?? '/';
-      const queryAt = url.indexOf('?');
-      const response = handle.now({
-        method: req.method ?? 'GET',
-        path: req.path,
-        query: queryAt === -1 ? '' : url.slice(queryAt + 1),
-        headers: req.headers,
-        // What a host body parser produced if one already consumed the stream, else the stream itself (the kernel reads and parses it).
-        body: req.readableEnded ? req.body : req,
-        ...(req.ip === undefined ? {} : { ip: req.ip }),
-        // The kernel watches it for a disconnect only during a ?wait= long poll (no closure over it here:
-        // a per-request closure capturing the response measurably raised GC time per request).
-        response: res,
-      });
+      const response = handle.now(new ExpressKernelRequest(req, res));
       // Written at once when the kernel answered without waiting.
       if (response instanceof Promise) response.then((answer) => send(res, answer)).catch(next);
       else send(res, response);

@@ -16,6 +16,7 @@ import {
   type GuardContext,
   type GuardOptions,
   type GuardResult,
+  type KernelRequest,
   type KernelResponse,
   type Tiergate,
 } from '@tiergate/core';
@@ -76,6 +77,36 @@ function send(ctx: Pick<TiergateKoaContext, 'status' | 'body' | 'set'>, response
 
 
 /**
+ * A Koa request as the kernel reads it. The query string and the client's IP are read from Koa only when
+ * a route asks for them (Koa's getters parse the URL and the forwarding headers; most routes need neither).
+ */
+class KoaKernelRequest implements KernelRequest {
+  readonly method: string;
+  readonly headers: IncomingHttpHeaders;
+  readonly body: unknown;
+  readonly response: ServerResponse;
+  constructor(
+    private readonly ctx: TiergateKoaContext,
+    readonly path: string,
+  ) {
+    this.method = ctx.method;
+    this.headers = ctx.headers;
+    // What a host body parser put on ctx.request.body if one consumed the stream, else the stream (the kernel reads it).
+    this.body = ctx.req.readableEnded ? (ctx.request as { body?: unknown }).body : ctx.req;
+    // The kernel watches it for a disconnect only during a ?wait= long poll.
+    this.response = ctx.res;
+  }
+
+  get query(): string {
+    return this.ctx.querystring;
+  }
+
+  get ip(): string {
+    return this.ctx.ip;
+  }
+}
+
+/**
  * Koa middleware serving every route of tiergate's wire contract (agent API,
  * operator pages, OpenAPI document) under `prefix`; other paths go to
  * `next()`.
@@ -95,18 +126,7 @@ export function tiergateMiddleware(tiergate: Tiergate, options: TiergateMiddlewa
   return function tiergateRoutes(ctx: TiergateKoaContext, next: Next): Promise<unknown> | undefined {
     const path = ctx.path;
     if (path !== prefix && !path.startsWith(under)) return next();
-    const response = handle.now({
-      method: ctx.method,
-      path: path.slice(prefix.length) || '/',
-      query: ctx.querystring,
-      headers: ctx.headers,
-      // What a host body parser put on ctx.request.body if one consumed the stream, else the stream (the kernel reads it).
-      body: ctx.req.readableEnded ? (ctx.request as { body?: unknown }).body : ctx.req,
-      ip: ctx.ip,
-      // The kernel watches it for a disconnect only during a ?wait= long poll (no closure over it here:
-      // a per-request closure capturing the response measurably raised GC time per request).
-      response: ctx.res,
-    });
+    const response = handle.now(new KoaKernelRequest(ctx, path.slice(prefix.length) || '/'));
     if (response instanceof Promise) return response.then((answer) => send(ctx, answer));
     send(ctx, response);
     return undefined;

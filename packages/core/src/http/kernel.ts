@@ -40,8 +40,11 @@ export interface KernelRequest {
    * parsed here by content type, so every 400/413/415 has tiergate's format.
    */
   readonly body?: unknown;
-  /** Client IP (for the approval audit trail). */
-  readonly ip?: string;
+  /**
+   * Client IP (for the approval audit trail), or undefined when unknown. Read only by the routes that
+   * record it, so an adapter may answer it from a getter.
+   */
+  readonly ip?: string | undefined;
   /** Aborts long polls when the client goes away. */
   readonly signal?: AbortSignal;
   /**
