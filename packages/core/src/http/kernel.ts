@@ -434,13 +434,15 @@ export function createHandler(tiergate: Tiergate): KernelHandler {
         return page(missing ? 403 : 400, renderErrorPage(pages(), missing ? 'CSRF_REJECTED' : 'INVALID_REQUEST'));
       }
       const userAgent = header(request, 'user-agent');
+      // Read once: an adapter may answer it from a getter that applies the framework's proxy rules.
+      const ip = request.ip;
       const outcome = await tiergate.decideWithLink({
         token: form.data.token,
         formToken: form.data.form_token,
         decision: form.data.decision,
         ...(form.data.denial_reason === undefined ? {} : { denialReason: form.data.denial_reason }),
         ...(form.data.name === undefined ? {} : { name: form.data.name }),
-        ...(request.ip === undefined ? {} : { ip: request.ip }),
+        ...(ip === undefined ? {} : { ip }),
         ...(userAgent === undefined ? {} : { userAgent }),
       });
       if (outcome.ok) return page(200, renderDecisionPage(pages(), outcome.approval, 'recorded'));
