@@ -6,7 +6,7 @@ import express from 'express';
 import { afterEach, describe, expect, expectTypeOf, it } from 'vitest';
 import { apiKeyAuthenticator, createTiergate, type GuardContext, type Tiergate } from '@tiergate/core';
 import { requireCapability, tiergateRouter } from '@tiergate/express';
-import { createFakeClock, decisionForm, listenLocal } from '@tiergate/testing';
+import { approveOverHttp, createFakeClock, listenLocal } from '@tiergate/testing';
 
 const KEY = 'tgk_express_developer';
 const closers: (() => Promise<void>)[] = [];
@@ -105,30 +105,16 @@ describe('tiergateRouter', () => {
 describe('tiergateRouter: what it reads from Express', () => {
   it("records the operator's address by Express's own rules ('trust proxy' and X-Forwarded-For)", async () => {
     let service: Tiergate | undefined;
-    const { origin, base } = await serve((tiergate) => {
+    const { origin } = await serve((tiergate) => {
       service = tiergate;
       const app = express();
       app.set('trust proxy', true);
       app.use('/tiergate', tiergateRouter(tiergate));
       return app;
     }, '/tiergate');
-    const created = await fetch(`${base}/v1/notify-operator`, {
-      method: 'POST',
-      headers: { ...auth, 'content-type': 'application/json' },
-      body: JSON.stringify({ type: 'approval_request', action: 'bulk_send', reason: 'Sending to 500 recipients', expiresIn: 3600 }),
-    });
-    expect(created.status).toBe(201);
-    const { result } = (await created.json()) as { result: { request_id: string; operator_action_url: string } };
-    const page = await fetch(result.operator_action_url);
-    expect(page.status).toBe(200);
-    const form = decisionForm(await page.text());
-    const decided = await fetch(`${origin}${form.action}`, {
-      method: 'POST',
-      headers: { 'content-type': 'application/x-www-form-urlencoded', 'x-forwarded-for': '203.0.113.9, 10.0.0.2' },
-      body: new URLSearchParams({ token: form.token, form_token: form.formToken, decision: 'approve' }).toString(),
-    });
-    expect(decided.status).toBe(200);
-    const audit = await (service as Tiergate).approvals.audit(result.request_id);
+    const { requestId, decisionStatus } = await approveOverHttp({ origin, mount: '/tiergate', authorization: auth.authorization, headers: { 'x-forwarded-for': '203.0.113.9, 10.0.0.2' } });
+    expect(decisionStatus).toBe(200);
+    const audit = await (service as Tiergate).approvals.audit(requestId);
     expect(audit.find((e) => e.event === 'approved')?.ip).toBe('203.0.113.9');
   });
 });

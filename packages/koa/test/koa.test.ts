@@ -6,7 +6,7 @@ import Koa from 'koa';
 import { afterEach, describe, expect, expectTypeOf, it } from 'vitest';
 import { apiKeyAuthenticator, createTiergate, readBody, type GuardContext, type Tiergate } from '@tiergate/core';
 import { requireCapability, tiergateMiddleware } from '@tiergate/koa';
-import { createFakeClock, decisionForm, listenLocal } from '@tiergate/testing';
+import { approveOverHttp, createFakeClock, listenLocal } from '@tiergate/testing';
 
 const KEY = 'tgk_koa_developer';
 const auth = { authorization: `Bearer ${KEY}` };
@@ -82,25 +82,9 @@ describe('tiergateMiddleware: what it reads from Koa', () => {
       app.proxy = true;
       app.use(tiergateMiddleware(tiergate, { prefix: '/tiergate' }));
     });
-    const created = await fetch(`${origin}/tiergate/v1/notify-operator`, {
-      method: 'POST',
-      headers: { ...auth, 'content-type': 'application/json' },
-      body: JSON.stringify({ type: 'approval_request', action: 'bulk_send', reason: 'Sending to 500 recipients', expiresIn: 3600 }),
-    });
-    expect(created.status).toBe(201);
-    const { result } = (await created.json()) as { result: { request_id: string; operator_action_url: string } };
-    // The link names the public URL; the page is fetched from this server at the same path and query.
-    const link = new URL(result.operator_action_url);
-    const page = await fetch(`${origin}${link.pathname}${link.search}`);
-    expect(page.status).toBe(200);
-    const form = decisionForm(await page.text());
-    const decided = await fetch(`${origin}${form.action}`, {
-      method: 'POST',
-      headers: { 'content-type': 'application/x-www-form-urlencoded', 'x-forwarded-for': '203.0.113.9, 10.0.0.2' },
-      body: new URLSearchParams({ token: form.token, form_token: form.formToken, decision: 'approve' }).toString(),
-    });
-    expect(decided.status).toBe(200);
-    const audit = await (service as Tiergate).approvals.audit(result.request_id);
+    const { requestId, decisionStatus } = await approveOverHttp({ origin, mount: '/tiergate', authorization: auth.authorization, headers: { 'x-forwarded-for': '203.0.113.9, 10.0.0.2' } });
+    expect(decisionStatus).toBe(200);
+    const audit = await (service as Tiergate).approvals.audit(requestId);
     expect(audit.find((e) => e.event === 'approved')?.ip).toBe('203.0.113.9');
   });
 });

@@ -28,4 +28,4 @@ export {
 } from './test-tiergate.js';
 export { serviceUrl } from './services.js';
 export { closedPort, listenLocal, type LocalServer } from './local-server.js';
-export { decisionForm, decodeEntities, parseForms, type DecisionForm, type OperatorForm } from './operator-page.js';
+export { approveOverHttp, decisionForm, decodeEntities, parseForms, type ApproveOverHttpOptions, type DecisionForm, type HttpApproval, type OperatorForm } from './operator-page.js';

@@ -55,3 +55,47 @@ export function decisionForm(html: string): DecisionForm {
   }
   throw new Error('the page has no decision form');
 }
+
+/** What {@link approveOverHttp} did: the approval it asked for, and the status of the decision POST. */
+export interface HttpApproval {
+  readonly requestId: string;
+  readonly decisionStatus: number;
+}
+
+/** Options of {@link approveOverHttp}. */
+export interface ApproveOverHttpOptions {
+  /** Where the server under test listens, e.g. `http://127.0.0.1:4321`. */
+  readonly origin: string;
+  /** Where tiergate is mounted on it, e.g. `/tiergate` (`''` for the root). */
+  readonly mount: string;
+  /** The agent's `Authorization` header. */
+  readonly authorization: string;
+  /** Added to the operator's decision POST (for example `X-Forwarded-For`, to check what an adapter passes on). */
+  readonly headers?: Readonly<Record<string, string>>;
+}
+
+/**
+ * The approval flow over HTTP, as an agent and an operator's browser run it: asks for an approval, opens
+ * its operator page (the link's path and query, on `origin`, whatever public URL the link names) and
+ * approves it. Throws when a step before the decision does not answer as it should; the decision's own
+ * status is the caller's to check.
+ */
+export async function approveOverHttp({ origin, mount, authorization, headers = {} }: ApproveOverHttpOptions): Promise<HttpApproval> {
+  const created = await fetch(`${origin}${mount}/v1/notify-operator`, {
+    method: 'POST',
+    headers: { authorization, 'content-type': 'application/json' },
+    body: JSON.stringify({ type: 'approval_request', action: 'bulk_send', reason: 'Sending to 500 recipients', expiresIn: 3600 }),
+  });
+  if (created.status !== 201) throw new Error(`notify-operator answered ${created.status}: ${await created.text()}`);
+  const { result } = (await created.json()) as { result: { request_id: string; operator_action_url: string } };
+  const link = new URL(result.operator_action_url);
+  const page = await fetch(`${origin}${link.pathname}${link.search}`);
+  if (page.status !== 200) throw new Error(`the operator page answered ${page.status}`);
+  const form = decisionForm(await page.text());
+  const decided = await fetch(`${origin}${form.action}`, {
+    method: 'POST',
+    headers: { ...headers, 'content-type': 'application/x-www-form-urlencoded' },
+    body: new URLSearchParams({ token: form.token, form_token: form.formToken, decision: 'approve' }).toString(),
+  });
+  return { requestId: result.request_id, decisionStatus: decided.status };
+}
