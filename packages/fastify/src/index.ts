@@ -19,6 +19,7 @@ import {
   type GuardContext,
   type GuardOptions,
   type GuardResult,
+  type KernelRequest,
   type KernelResponse,
   type Tiergate,
 } from '@tiergate/core';
@@ -96,6 +97,33 @@ export function requireCapability(tiergate: Tiergate, action: string, options: G
   };
 }
 
+/**
+ * A Fastify request as the kernel reads it. The client's IP is read from Fastify only when a route asks for
+ * it: with `trustProxy`, `request.ip` runs proxy-addr over the forwarding headers on every read, and only a
+ * decision records an IP.
+ */
+class FastifyKernelRequest implements KernelRequest {
+  readonly method: string;
+  readonly headers: FastifyRequest['headers'];
+  readonly body: unknown;
+  constructor(
+    private readonly request: FastifyRequest,
+    readonly path: string,
+    readonly query: string,
+    // The kernel watches it for a disconnect only during a ?wait= long poll (no closure over it here: a
+    // per-request closure capturing the response measurably raised GC time per request).
+    readonly response: FastifyReply['raw'],
+  ) {
+    this.method = request.method;
+    this.headers = request.headers;
+    this.body = request.body;
+  }
+
+  get ip(): string {
+    return this.request.ip;
+  }
+}
+
 /** tiergate's routes, in their own encapsulated context so the raw-body parser and error mapping stay there. */
 function tiergateRoutes(tiergate: Tiergate): FastifyPluginAsync {
   return async (routes: FastifyInstance) => {
@@ -120,17 +148,7 @@ function tiergateRoutes(tiergate: Tiergate): FastifyPluginAsync {
       const pathname = queryAt === -1 ? url : url.slice(0, queryAt);
       // Sliced from the raw URL rather than taken from params['*'], which is percent-decoded.
       const path = pathname.startsWith(prefix) ? pathname.slice(prefix.length) : `/${(request.params as { '*'?: string })['*'] ?? ''}`;
-      const response = handle.now({
-        method: request.method,
-        path: path.startsWith('/') ? path : `/${path}`,
-        query: queryAt === -1 ? '' : url.slice(queryAt + 1),
-        headers: request.headers,
-        body: request.body,
-        ip: request.ip,
-        // The kernel watches it for a disconnect only during a ?wait= long poll (no closure over it here:
-        // a per-request closure capturing the response measurably raised GC time per request).
-        response: reply.raw,
-      });
+      const response = handle.now(new FastifyKernelRequest(request, path.startsWith('/') ? path : `/${path}`, queryAt === -1 ? '' : url.slice(queryAt + 1), reply.raw));
       // Written at once when the kernel answered without waiting (no promise for Fastify to settle).
       if (response instanceof Promise) return response.then((answer) => send(reply, answer));
       send(reply, response);

@@ -6,7 +6,7 @@ import Fastify, { type FastifyInstance } from 'fastify';
 import { afterEach, describe, expect, expectTypeOf, it } from 'vitest';
 import { apiKeyAuthenticator, createTiergate, type GuardContext, type Tiergate } from '@tiergate/core';
 import { requireCapability, tiergatePlugin } from '@tiergate/fastify';
-import { createFakeClock } from '@tiergate/testing';
+import { approveOverHttp, createFakeClock } from '@tiergate/testing';
 
 const KEY = 'tgk_fastify_developer';
 const auth = { authorization: `Bearer ${KEY}` };
@@ -93,6 +93,20 @@ describe('tiergatePlugin', () => {
     );
     expect((await app.inject({ method: 'GET', url: '/api/tiergate/v1/account?x=1', headers: auth })).json()).toMatchObject({ result: { id: 'acc_dev' } });
     expect((await app.inject({ method: 'GET', url: '/api/ping', headers: auth })).json()).toEqual({ account: 'acc_dev' });
+  });
+});
+
+describe('tiergatePlugin: what it reads from Fastify', () => {
+  it("records the operator's address by Fastify's own rules (trustProxy and X-Forwarded-For)", async () => {
+    const tiergate = makeTiergate();
+    const app = Fastify({ logger: false, trustProxy: true });
+    apps.push(app);
+    await app.register(tiergatePlugin, { tiergate, prefix: '/tiergate' });
+    const origin = await app.listen({ host: '127.0.0.1', port: 0 });
+    const { requestId, decisionStatus } = await approveOverHttp({ origin, mount: '/tiergate', authorization: auth.authorization, headers: { 'x-forwarded-for': '203.0.113.9, 10.0.0.2' } });
+    expect(decisionStatus).toBe(200);
+    const audit = await tiergate.approvals.audit(requestId);
+    expect(audit.find((e) => e.event === 'approved')?.ip).toBe('203.0.113.9');
   });
 });
 
