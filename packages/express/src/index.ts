@@ -57,7 +57,6 @@ function send(res: ServerResponse, response: KernelResponse): void {
   res.end(response.body);
 }
 
-
 /**
  * An Express request as the kernel reads it. The client's IP is read from Express only when a route asks
  * for it: `req.ip` runs Express's `trust proxy` rules over the forwarding headers on every read, and most

@@ -43,16 +43,15 @@ export interface TiergateKoaContext {
   readonly request: object;
   status: number;
   body: unknown;
-  set(fields: Readonly<Record<string, string>>): void;
 }
 
 /** A Koa context with the state `requireCapability` writes. */
 export interface TiergateKoaGuardContext {
   readonly headers: IncomingHttpHeaders;
   readonly state: { tiergate?: GuardContext };
+  readonly res: ServerResponse;
   status: number;
   body: unknown;
-  set(fields: Readonly<Record<string, string>>): void;
 }
 
 /** Koa's `next`. */
@@ -68,13 +67,18 @@ export interface TiergateMiddlewareOptions {
   readonly prefix: string;
 }
 
-function send(ctx: Pick<TiergateKoaContext, 'status' | 'body' | 'set'>, response: KernelResponse): void {
+function send(ctx: Pick<TiergateKoaContext, 'status' | 'body' | 'res'>, response: KernelResponse): void {
+  // As ctx.set() would: nothing once the head is sent.
+  if (ctx.res.headersSent) return;
   ctx.status = response.status;
-  // Headers first: Koa keeps an explicit Content-Type when the body is set.
-  ctx.set(response.headers);
+  // Headers first (Koa keeps an explicit Content-Type when the body is set), on Node's response directly:
+  // what ctx.set(fields) ends in, without its entries list, pair arrays and lower-casing of every name.
+  // tiergate's header values are single strings, which Koa would pass on as they are.
+  const res = ctx.res;
+  const headers = response.headers;
+  for (const name in headers) res.setHeader(name, headers[name] as string);
   ctx.body = response.body;
 }
-
 
 /**
  * A Koa request as the kernel reads it. The query string and the client's IP are read from Koa only when

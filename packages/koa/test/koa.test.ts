@@ -107,4 +107,22 @@ describe('requireCapability', () => {
     expect(denied.headers.get('content-type')).toMatch(/^application\/json/);
     expect(await denied.json()).toMatchObject({ error: { code: 'UNAUTHORIZED' } });
   });
+
+  it('leaves a response whose head a host middleware already sent as it is (as ctx.set would), without an error', async () => {
+    const errors: unknown[] = [];
+    const origin = await serve((app, tiergate) => {
+      app.on('error', (err: unknown) => errors.push(err));
+      app.use(async (ctx, next) => {
+        ctx.status = 202;
+        ctx.res.flushHeaders();
+        await next();
+      });
+      app.use(requireCapability(tiergate, 'send_messages'));
+    });
+    const reply = await fetch(`${origin}/send`, { method: 'POST' });
+    expect(reply.status).toBe(202);
+    expect(reply.headers.get('www-authenticate')).toBeNull();
+    await reply.text();
+    expect(errors).toEqual([]);
+  });
 });
