@@ -9,7 +9,8 @@
 //   notify-floor-fastify, notify-floor-headers-fastify: the same through Fastify's app.inject(); caps-fastify,
 //   caps-bytes-fastify, page-fastify, page-bytes-fastify: a route through Fastify against its bytes and headers;
 //   send-bare-fastify, send-guard-fastify, send-floor-fastify, send-rate-limit-fastify: part 3's routes, each alone;
-//   caps-koa, caps-floor-koa: capabilities through Koa against its floor, laid out as the bench server has them)
+//   caps-koa, caps-floor-koa, notify-koa, notify-floor-koa: capabilities and notify-operator through Koa against their
+//   floors, laid out as the bench server has them)
 //   BENCH_CACHE_SIM=1 node bench/instructions.mjs notify-fastify   # also simulated L1 cache misses and
 //                                                                  # mispredicted branches per request
 //
@@ -34,7 +35,7 @@ const COUNTS = {
   guard: [20_000, 120_000],
   page: [10_000, 60_000],
   ...Object.fromEntries(
-    ['notify', 'notify-bytes', 'notify-floor', 'notify-fastify', 'notify-floor-fastify', 'notify-floor-headers-fastify', 'caps-fastify', 'caps-bytes-fastify', 'page-fastify', 'page-bytes-fastify', 'caps-koa', 'caps-floor-koa'].map((m) => [m, SLOW]),
+    ['notify', 'notify-bytes', 'notify-floor', 'notify-fastify', 'notify-floor-fastify', 'notify-floor-headers-fastify', 'caps-fastify', 'caps-bytes-fastify', 'page-fastify', 'page-bytes-fastify', 'caps-koa', 'caps-floor-koa', 'notify-koa', 'notify-floor-koa'].map((m) => [m, SLOW]),
   ),
   // Part 3's routes through Fastify's app.inject(), one at a time.
   ...Object.fromEntries(

@@ -20,12 +20,14 @@
 //   node bench/kernel-in-process.mjs page-bytes-fastify 20000  # the page's bytes and headers, to the same URLs
 //   node bench/kernel-in-process.mjs caps-koa 20000        # GET /v1/capabilities through @tiergate/koa, light-my-request on app.callback()
 //   node bench/kernel-in-process.mjs caps-floor-koa 20000  # the capabilities floor as the bench server's Koa has it, likewise
-//   (BENCH_ALLOC_PROF=<file> with these nine and the four send- modes: a sampled profile of every allocation of the timed requests,
+//   node bench/kernel-in-process.mjs notify-koa 20000        # POST /v1/notify-operator through @tiergate/koa, likewise
+//   node bench/kernel-in-process.mjs notify-floor-koa 20000  # the notify-operator floor as the bench server's Koa has it, likewise
+//   (BENCH_ALLOC_PROF=<file> with these eleven and the four send- modes: a sampled profile of every allocation of the timed requests,
 //   for bench/alloc-summary.mjs)
 // Add --cpu-prof to profile it. Run `npm run build` first.
 import { createGuard, createHandler, defaultTiers, memoryStore } from '@tiergate/core';
 import { NOTIFY_BODY, PUBLIC_URL, inProcessTiergate } from './lib/in-process.mjs';
-import { capabilitiesFloor, contractFloor } from './servers/contract-floor.mjs';
+import { capabilitiesFloor, contractFloor, readJson } from './servers/contract-floor.mjs';
 import { GUARD_TIERS, SEND_BODY, registerFastifyGuardRoutes } from './servers/guard-routes.mjs';
 const route = process.argv[2] ?? 'notify';
 const N = Number(process.argv[3] ?? 50000);
@@ -146,11 +148,13 @@ if (FASTIFY_MODES.has(route) || SEND_ROUTE !== undefined) {
 }
 // Koa's whole request lifecycle without sockets (Koa has no inject: light-my-request, which Fastify's inject
 // uses, drives app.callback()), as deep as the bench server has them: the bench's own routes in a first
-// middleware, then, behind its next(), tiergate's middleware or the capabilities floor.
-if (route === 'caps-koa' || route === 'caps-floor-koa') {
+// middleware, then, behind its next(), tiergate's middleware or the floor.
+const KOA_MODES = new Set(['caps-koa', 'caps-floor-koa', 'notify-koa', 'notify-floor-koa']);
+if (KOA_MODES.has(route)) {
   const { default: Koa } = await import('koa');
   const { default: inject } = await import('light-my-request');
   const { tiergateMiddleware } = await import('@tiergate/koa');
+  const kind = route.split('-')[0];
   const authorization = (i) => `Bearer ${entries[i % 64].apiKey}`;
   const app = new Koa();
   app.use((ctx, next) => {
@@ -161,8 +165,22 @@ if (route === 'caps-koa' || route === 'caps-floor-koa') {
     }
     return next();
   });
-  if (route === 'caps-koa') app.use(tiergateMiddleware(tiergate, { prefix: '' }));
-  else {
+  if (route === `${kind}-koa`) app.use(tiergateMiddleware(tiergate, { prefix: '' }));
+  else if (kind === 'notify') {
+    // The notify-operator floor as the bench server's Koa has it: the body read as a Koa body parser reads it.
+    const floorRoute = await notifyFloor();
+    app.use((ctx, next) => {
+      if (ctx.path === '/v1/notify-operator' && ctx.method === 'POST') {
+        return readJson(ctx.req)
+          .then((body) => floorRoute(ctx.get('authorization'), body))
+          .then((answer) => {
+            ctx.status = 201;
+            ctx.body = answer;
+          });
+      }
+      return next();
+    });
+  } else {
     // Each account's own answer (the links name the account), taken from a handler of the same service.
     const answers = new Map();
     for (let i = 0; i < entries.length; i++) answers.set(entries[i].account, await handle({ method: 'GET', path: '/v1/capabilities', query: '', headers: { authorization: authorization(i) } }));
@@ -178,10 +196,17 @@ if (route === 'caps-koa' || route === 'caps-floor-koa') {
     });
   }
   const callback = app.callback();
-  await timeInjected('light-my-request on Koa', async (i) => {
-    const r = await inject(callback, { method: 'GET', url: '/v1/capabilities', headers: { authorization: authorization(i), host: '127.0.0.1:3000' } });
-    if (r.statusCode !== 200 || !r.body.startsWith('{"result":{"tier":"free"')) throw new Error(`${route}: ${r.statusCode} ${r.body}`);
-  });
+  if (kind === 'notify') {
+    await timeInjected('light-my-request on Koa', async (i) => {
+      const r = await inject(callback, { method: 'POST', url: '/v1/notify-operator', headers: { 'content-type': 'application/json', authorization: authorization(i), host: '127.0.0.1:3000' }, payload: BODY });
+      if (r.statusCode !== 201 || !r.body.startsWith('{"result":{"operator_action_url":')) throw new Error(`${route}: ${r.statusCode} ${r.body}`);
+    });
+  } else {
+    await timeInjected('light-my-request on Koa', async (i) => {
+      const r = await inject(callback, { method: 'GET', url: '/v1/capabilities', headers: { authorization: authorization(i), host: '127.0.0.1:3000' } });
+      if (r.statusCode !== 200 || !r.body.startsWith('{"result":{"tier":"free"')) throw new Error(`${route}: ${r.statusCode} ${r.body}`);
+    });
+  }
 }
 
 /**

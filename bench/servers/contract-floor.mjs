@@ -104,3 +104,22 @@ export async function contractFloor(store, publicUrl, entries, keep) {
     };
   };
 }
+
+/**
+ * Reads a JSON body the way a Koa body parser does (events, no async iterator): how the Koa floors get
+ * theirs, in the bench server and in process.
+ */
+export function readJson(req) {
+  return new Promise((resolve, reject) => {
+    const chunks = [];
+    req.on('data', (c) => chunks.push(c));
+    req.on('end', () => {
+      try {
+        resolve(JSON.parse(Buffer.concat(chunks).toString('utf8')));
+      } catch (err) {
+        reject(err);
+      }
+    });
+    req.on('error', reject);
+  });
+}

@@ -19,7 +19,7 @@ import {
 } from '@tiergate/core';
 import { GUARD_TIERS, registerFastifyGuardRoutes, sent, sentBy } from './guard-routes.mjs';
 import { sleepsSoFar } from '../lib/sleeps.mjs';
-import { capabilitiesFloor, contractFloor } from './contract-floor.mjs';
+import { capabilitiesFloor, contractFloor, readJson } from './contract-floor.mjs';
 
 const config = JSON.parse(process.env.BENCH_SERVER ?? '{}');
 
@@ -131,22 +131,6 @@ async function openStore(spec) {
     };
   }
   throw new Error(`unknown store ${JSON.stringify(spec)}`);
-}
-
-/** Reads a JSON body the way a Koa body parser does (events, no async iterator). */
-function readJson(req) {
-  return new Promise((resolve, reject) => {
-    const chunks = [];
-    req.on('data', (c) => chunks.push(c));
-    req.on('end', () => {
-      try {
-        resolve(JSON.parse(Buffer.concat(chunks).toString('utf8')));
-      } catch (err) {
-        reject(err);
-      }
-    });
-    req.on('error', reject);
-  });
 }
 
 const bareCreated = (body) => ({ result: { received: true, issue_length: typeof body?.issue === 'string' ? body.issue.length : 0 }, next_steps: [] });
