@@ -196,17 +196,15 @@ if (KOA_MODES.has(route)) {
     });
   }
   const callback = app.callback();
-  if (kind === 'notify') {
-    await timeInjected('light-my-request on Koa', async (i) => {
-      const r = await inject(callback, { method: 'POST', url: '/v1/notify-operator', headers: { 'content-type': 'application/json', authorization: authorization(i), host: '127.0.0.1:3000' }, payload: BODY });
-      if (r.statusCode !== 201 || !r.body.startsWith('{"result":{"operator_action_url":')) throw new Error(`${route}: ${r.statusCode} ${r.body}`);
-    });
-  } else {
-    await timeInjected('light-my-request on Koa', async (i) => {
-      const r = await inject(callback, { method: 'GET', url: '/v1/capabilities', headers: { authorization: authorization(i), host: '127.0.0.1:3000' } });
-      if (r.statusCode !== 200 || !r.body.startsWith('{"result":{"tier":"free"')) throw new Error(`${route}: ${r.statusCode} ${r.body}`);
-    });
-  }
+  // notify-operator posts the body and answers 201 with the link first; capabilities answers the free tier's 200.
+  const [request, status, starts] =
+    kind === 'notify'
+      ? [(i) => ({ method: 'POST', url: '/v1/notify-operator', headers: { 'content-type': 'application/json', authorization: authorization(i), host: '127.0.0.1:3000' }, payload: BODY }), 201, '{"result":{"operator_action_url":']
+      : [(i) => ({ method: 'GET', url: '/v1/capabilities', headers: { authorization: authorization(i), host: '127.0.0.1:3000' } }), 200, '{"result":{"tier":"free"'];
+  await timeInjected('light-my-request on Koa', async (i) => {
+    const r = await inject(callback, request(i));
+    if (r.statusCode !== status || !r.body.startsWith(starts)) throw new Error(`${route}: ${r.statusCode} ${r.body}`);
+  });
 }
 
 /**
