@@ -25,9 +25,9 @@ function makeTiergate(): Tiergate {
   });
 }
 
-async function makeApp(prefix?: string): Promise<{ app: FastifyInstance; tiergate: Tiergate }> {
+async function makeApp(prefix?: string, { trustProxy = false }: { trustProxy?: boolean } = {}): Promise<{ app: FastifyInstance; tiergate: Tiergate }> {
   const tiergate = makeTiergate();
-  const app = Fastify({ logger: false });
+  const app = Fastify({ logger: false, trustProxy });
   apps.push(app);
   await app.register(tiergatePlugin, prefix === undefined ? { tiergate } : { tiergate, prefix });
   return { app, tiergate };
@@ -98,10 +98,7 @@ describe('tiergatePlugin', () => {
 
 describe('tiergatePlugin: what it reads from Fastify', () => {
   it("records the operator's address by Fastify's own rules (trustProxy and X-Forwarded-For)", async () => {
-    const tiergate = makeTiergate();
-    const app = Fastify({ logger: false, trustProxy: true });
-    apps.push(app);
-    await app.register(tiergatePlugin, { tiergate, prefix: '/tiergate' });
+    const { app, tiergate } = await makeApp('/tiergate', { trustProxy: true });
     const origin = await app.listen({ host: '127.0.0.1', port: 0 });
     const { requestId, decisionStatus } = await approveOverHttp({ origin, mount: '/tiergate', authorization: auth.authorization, headers: { 'x-forwarded-for': '203.0.113.9, 10.0.0.2' } });
     expect(decisionStatus).toBe(200);
