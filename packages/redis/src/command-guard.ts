@@ -117,38 +117,53 @@ export function commandGuard(client: Redis, timeoutMs: number): CommandGuard {
     }
   }
 
-  async function run<T>(work: () => Promise<T>): Promise<T> {
-    let timer: NodeJS.Timeout | undefined;
-    let gaveUp = false;
-    const timeout = new Promise<never>((_, reject) => {
-      timer = setTimeout(() => {
-        gaveUp = true;
-        reject(new RedisCallTimeout(timeoutMs));
+  /** Settles with `attempt`, or with a timeout after `timeoutMs` (`onTimeout` runs first); failures mapped by {@link toStoreError}. */
+  function bounded<T>(attempt: Promise<T>, onTimeout?: () => void): Promise<T> {
+    return new Promise<T>((resolve, reject) => {
+      const timer = setTimeout(() => {
+        onTimeout?.();
+        reject(toStoreError(new RedisCallTimeout(timeoutMs)));
       }, timeoutMs);
+      attempt.then(
+        (value) => {
+          clearTimeout(timer);
+          resolve(value);
+        },
+        (err: unknown) => {
+          clearTimeout(timer);
+          reject(toStoreError(err));
+        },
+      );
     });
-    const attempt = (async () => {
-      await ready();
+  }
+
+  function run<T>(work: () => Promise<T>): Promise<T> {
+    // Connected (nearly always): the command is sent now, with no wait for readiness in between.
+    if (client.status === 'ready') {
+      let attempt: Promise<T>;
+      try {
+        attempt = work();
+      } catch (err) {
+        return Promise.reject(toStoreError(err));
+      }
+      return bounded(attempt);
+    }
+    let gaveUp = false;
+    const attempt = ready().then(() => {
       // A call that timed out while waiting for the connection must not run later.
       if (gaveUp) throw new RedisCallTimeout(timeoutMs);
       return work();
-    })();
-    attempt.catch(() => undefined);
-    try {
-      return await Promise.race([attempt, timeout]);
-    } catch (err) {
-      throw toStoreError(err);
-    } finally {
-      clearTimeout(timer);
-    }
+    });
+    return bounded(attempt, () => {
+      gaveUp = true;
+    });
   }
 
-  async function evalScript(lua: LuaScript, keys: readonly string[], args: readonly (string | number)[]): Promise<unknown> {
-    try {
-      return await client.evalsha(lua.sha, keys.length, ...keys, ...args);
-    } catch (err) {
+  function evalScript(lua: LuaScript, keys: readonly string[], args: readonly (string | number)[]): Promise<unknown> {
+    return client.evalsha(lua.sha, keys.length, ...keys, ...args).catch((err: unknown) => {
       if (errorName(err) === 'ReplyError' && errorMessage(err).startsWith('NOSCRIPT')) return client.eval(lua.lua, keys.length, ...keys, ...args);
       throw err;
-    }
+    });
   }
 
   return {

@@ -24,7 +24,7 @@ import {
   range,
   uid,
 } from './records.js';
-import { deleteKeys, openClient, randomPrefix, redisUrl, reportMissingRedis, startRedisProxy, unreachableStore } from './test-redis.js';
+import { deleteKeys, keysUnder, openClient, randomPrefix, redisUrl, reportMissingRedis, startRedisProxy, unreachableStore } from './test-redis.js';
 
 reportMissingRedis('redis faults');
 
@@ -279,6 +279,53 @@ describe.skipIf(redisUrl === undefined)('Redis down for a while, then back', () 
       expect(await outcomes(store)).toEqual(all('STORE_UNAVAILABLE'));
       proxy.resume();
       expect(await outcomes(store)).toEqual(all('resolved'));
+    } finally {
+      await store.close();
+      client.disconnect();
+      await proxy.down();
+      await deleteKeys(prefix);
+    }
+  });
+
+  it('a lazily connecting client: the first call connects, waits until the client is ready, and succeeds', { timeout: 20_000 }, async () => {
+    const prefix = randomPrefix();
+    const client = openClient({ lazyConnect: true });
+    const store = redisStore({ client, keyPrefix: prefix, timeoutMs: 5_000 });
+    try {
+      expect(client.status).toBe('wait');
+      const notification = notificationRecord();
+      expect(await outcomeOf(store.createNotification({ notification, outbox: [] }))).toBe('resolved');
+      expect(client.status).toBe('ready');
+      expect(await store.getNotification(notification.id)).toEqual(notification);
+    } finally {
+      await store.close();
+      client.disconnect();
+      await deleteKeys(prefix);
+    }
+  });
+
+  it('a write that timed out while the client was still connecting is never sent once it connects', { timeout: 30_000 }, async () => {
+    const proxy = await startRedisProxy();
+    const prefix = randomPrefix();
+    // The TCP connection opens, but nothing is forwarded: ioredis's ready check gets no answer, the client stays "connect".
+    proxy.stall();
+    const client = new Redis({ host: '127.0.0.1', port: proxy.port, lazyConnect: true, maxRetriesPerRequest: 1 });
+    client.on('error', () => undefined);
+    const store = redisStore({ client, keyPrefix: prefix, timeoutMs: 300 });
+    try {
+      const notification = notificationRecord();
+      expect(await outcomeOf(store.createNotification({ notification, outbox: [] }))).toBe('STORE_UNAVAILABLE');
+      expect(client.status).toBe('connect');
+      proxy.resume();
+      await eventually(() => client.status === 'ready', 'ready once the proxy forwards');
+      // A later call on the same client runs after anything the timed-out call could still have sent.
+      expect(await store.getNotification(notification.id)).toBeNull();
+      const reader = openClient();
+      try {
+        expect(await keysUnder(reader, prefix)).toEqual([]);
+      } finally {
+        reader.disconnect();
+      }
     } finally {
       await store.close();
       client.disconnect();

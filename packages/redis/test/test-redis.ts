@@ -105,6 +105,7 @@ export async function startRedisProxy() {
   const pairs = new Set<readonly [Socket, Socket]>();
   let server: Server | undefined;
   let port = 0;
+  let stalled = false;
   const listen = async (): Promise<void> => {
     const s = createServer((inbound) => {
       const outbound = connect(Number(target.port || 6379), target.hostname);
@@ -120,6 +121,7 @@ export async function startRedisProxy() {
       const pair = [inbound, outbound] as const;
       pairs.add(pair);
       inbound.on('close', () => pairs.delete(pair));
+      if (stalled) return;
       inbound.pipe(outbound);
       outbound.pipe(inbound);
     });
@@ -141,8 +143,9 @@ export async function startRedisProxy() {
     },
     /** Listens again on the same port. */
     up: listen,
-    /** Keeps connections open but forwards nothing (a black-holed server); bytes wait in buffers. */
+    /** Keeps connections open (and accepts new ones) but forwards nothing (a black-holed server); bytes wait in buffers. */
     stall(): void {
+      stalled = true;
       for (const [inbound, outbound] of pairs) {
         inbound.unpipe(outbound);
         outbound.unpipe(inbound);
@@ -150,6 +153,7 @@ export async function startRedisProxy() {
     },
     /** Forwards again, buffered bytes first. */
     resume(): void {
+      stalled = false;
       for (const [inbound, outbound] of pairs) {
         inbound.pipe(outbound);
         outbound.pipe(inbound);
