@@ -10,9 +10,10 @@ const SERVER = path.join(here, '..', 'servers', 'http-server.mjs');
  * Forks a server for `config` and resolves once it listens. The returned
  * handle asks the child for its CPU time, approvals to decide, and shutdown.
  * With BENCH_CPU_PROF=<dir>, the child writes a V8 CPU profile there on exit.
+ * `execArgv`: more Node options for the child (e.g. `--perf-basic-prof`).
  */
-export async function startServer(config, { startupMs = 120_000 } = {}) {
-  const execArgv = [];
+export async function startServer(config, { startupMs = 120_000, execArgv: extraArgv = [] } = {}) {
+  const execArgv = [...extraArgv];
   if (process.env.BENCH_TRACE_GC) execArgv.push('--trace-gc');
   if (process.env.BENCH_CPU_PROF) execArgv.push('--cpu-prof', `--cpu-prof-dir=${process.env.BENCH_CPU_PROF}`);
   const child = fork(SERVER, [], { env: { ...process.env, BENCH_SERVER: JSON.stringify(config) }, execArgv, stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
