@@ -17,9 +17,9 @@ import os from 'node:os';
 import path from 'node:path';
 import { promisify } from 'node:util';
 import { appRoutes } from './parts/http.mjs';
+import { placeFor } from './parts/stores.mjs';
 import { loadOnce } from './lib/load.mjs';
 import { startServer } from './lib/server-process.mjs';
-import { DATABASE_URL, REDIS_DB, REDIS_URL, dropSchema, removeRedisPrefix, runId } from './lib/services.mjs';
 import { fmt } from './lib/stats.mjs';
 
 const run = promisify(execFile);
@@ -30,18 +30,6 @@ try {
 } catch {
   console.error('perf-routes: needs Linux perf on the PATH (Debian: apt-get install linux-perf)');
   process.exit(2);
-}
-
-/** The store the server runs on, and how to remove what the run wrote. */
-function storeOf(kind) {
-  const id = runId();
-  if (kind === 'redis') {
-    const prefix = `tiergate-bench:${id}:`;
-    return { spec: { kind, url: REDIS_URL, db: REDIS_DB, prefix }, cleanup: () => removeRedisPrefix(prefix, false) };
-  }
-  if (kind === 'postgres') return { spec: { kind, url: DATABASE_URL, schema: `bench_${id}` }, cleanup: () => dropSchema(`bench_${id}`) };
-  if (kind === 'memory') return { spec: { kind }, cleanup: async () => undefined };
-  throw new Error(`BENCH_STORE must be memory, redis or postgres, not ${kind}`);
 }
 
 /**
@@ -70,7 +58,9 @@ async function bySymbol(file, requests) {
   return perRequest;
 }
 
-const store = storeOf(process.env.BENCH_STORE ?? 'memory');
+const kind = process.env.BENCH_STORE ?? 'memory';
+if (!['memory', 'redis', 'postgres'].includes(kind)) throw new Error(`BENCH_STORE must be memory, redis or postgres, not ${kind}`);
+const store = placeFor(kind, { redis: { emptyDb: false } });
 const dir = await mkdtemp(path.join(os.tmpdir(), 'tiergate-perf-'));
 const server = await startServer(
   { framework, mode: 'app', store: store.spec, pages: store.spec.kind === 'memory' ? 64 : 0 },
@@ -87,12 +77,15 @@ try {
   for (const [, route] of chosen) await loadOnce(server, route, { seconds: 2 });
   const samples = new Map(chosen.map(([name]) => [name, []]));
   for (let round = 0; round < Number(rounds); round++) {
-    for (const [name, route] of chosen) {
-      const file = path.join(dir, `${round}-${samples.get(name).length}-${chosen.findIndex(([n]) => n === name)}.data`);
-      const perf = spawn('perf', ['record', '-q', '-e', 'cpu-clock', '-F', '2000', '-t', String(server.pid), '-o', file], { stdio: 'ignore' });
-      await new Promise((resolve) => setTimeout(resolve, 300)); // perf attached
-      const m = await loadOnce(server, route, { seconds: Number(seconds) });
+    for (const [i, [name, route]] of chosen.entries()) {
+      const file = path.join(dir, `${round}-${i}.data`);
+      const perf = spawn('perf', ['record', '-q', '-e', 'cpu-clock', '-F', '2000', '-t', String(server.pid), '-o', file], { stdio: ['ignore', 'ignore', 'pipe'] });
+      let perfErrors = '';
+      perf.stderr.on('data', (chunk) => (perfErrors += chunk));
       const exited = new Promise((resolve) => perf.once('exit', resolve));
+      await new Promise((resolve) => setTimeout(resolve, 300)); // perf attached
+      if (perf.exitCode !== null) throw new Error(`perf record exited at once (${perf.exitCode}): ${perfErrors.trim()}`);
+      const m = await loadOnce(server, route, { seconds: Number(seconds) });
       perf.kill('SIGINT');
       await exited;
       samples.get(name).push({ m, symbols: await bySymbol(file, m.requests) });

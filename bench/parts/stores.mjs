@@ -14,8 +14,11 @@ const JSON_HEADERS = { 'content-type': 'application/json' };
 const FLOOR = "bare POST + the contract's minimum (floor)";
 const FORM_HEADERS = { 'content-type': 'application/x-www-form-urlencoded' };
 
-/** A fresh place in each store for one use, and how to remove it (also on Ctrl-C: bench/lib/cleanup.mjs). */
-function placeFor(kind, services) {
+/**
+ * A fresh place in each store for one use, and how to remove it (also on Ctrl-C: bench/lib/cleanup.mjs).
+ * `services.redis.emptyDb`: the bench's Redis database held nothing before the run (then it is flushed).
+ */
+export function placeFor(kind, services) {
   const place = placeOf(kind, services);
   const forget = onInterrupt(place.cleanup);
   return {
