@@ -64,7 +64,8 @@ const store = placeFor(kind, { redis: { emptyDb: false } });
 const dir = await mkdtemp(path.join(os.tmpdir(), 'tiergate-perf-'));
 const server = await startServer(
   { framework, mode: 'app', store: store.spec, pages: store.spec.kind === 'memory' ? 64 : 0 },
-  { execArgv: ['--perf-basic-prof'] },
+  // V8 writes a log beside the perf map while it names code: into the temporary directory, not the caller's.
+  { execArgv: ['--perf-basic-prof', '--no-logfile-per-isolate', `--logfile=${path.join(dir, 'v8.log')}`] },
 );
 try {
   const all = appRoutes(server);
