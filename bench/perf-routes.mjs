@@ -16,7 +16,7 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { promisify } from 'node:util';
-import { appRoutes } from './parts/http.mjs';
+import { appRoutes, pickRoutes } from './parts/http.mjs';
 import { placeFor } from './parts/stores.mjs';
 import { loadOnce } from './lib/load.mjs';
 import { startServer } from './lib/server-process.mjs';
@@ -68,12 +68,7 @@ const server = await startServer(
   { execArgv: ['--perf-basic-prof', '--no-logfile-per-isolate', `--logfile=${path.join(dir, 'v8.log')}`] },
 );
 try {
-  const all = appRoutes(server);
-  const chosen = names.split(';').map((name) => {
-    const route = all[name.trim()];
-    if (route === undefined) throw new Error(`unknown route ${name}; choose from: ${Object.keys(all).join(', ')}`);
-    return [name.trim(), route];
-  });
+  const chosen = pickRoutes(appRoutes(server), names);
   // Warm-up: the JIT has compiled every route before the first sample.
   for (const [, route] of chosen) await loadOnce(server, route, { seconds: 2 });
   const samples = new Map(chosen.map(([name]) => [name, []]));

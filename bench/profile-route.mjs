@@ -5,7 +5,7 @@
 // Route names are those of part 2 (bench/parts/http.mjs), plus 'notifyOperator() in a plain route'
 // (Fastify); several may be given, separated by ';'. Part 3's routes: `node bench/profile-route.mjs fastify-guard
 // 'requireCapability(consume: 1);@fastify/rate-limit'`.
-import { appRoutes, checkAppRoutes } from './parts/http.mjs';
+import { appRoutes, checkAppRoutes, pickRoutes } from './parts/http.mjs';
 import { guardRoutes } from './parts/guard.mjs';
 import { measureRoutes, ratio } from './lib/load.mjs';
 import { startServer } from './lib/server-process.mjs';
@@ -24,13 +24,7 @@ try {
         // Fastify only: the service's notifyOperator() from a plain route, without tiergate's HTTP kernel.
         'notifyOperator() in a plain route': { ...appRoutes(server)['POST /v1/notify-operator'], path: '/bench/notify-direct' },
       };
-  const chosen = Object.fromEntries(
-    names.split(';').map((name) => {
-      const route = all[name.trim()];
-      if (route === undefined) throw new Error(`unknown route ${name}; choose from: ${Object.keys(all).join(', ')}`);
-      return [name.trim(), route];
-    }),
-  );
+  const chosen = Object.fromEntries(pickRoutes(all, names));
   const m = await measureRoutes(server, chosen, { warmupSeconds: 1, seconds: Number(seconds), reps: Number(reps) });
   const [first] = Object.values(m);
   for (const [name, s] of Object.entries(m)) {

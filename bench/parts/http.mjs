@@ -41,6 +41,18 @@ export function appRoutes(server) {
   };
 }
 
+/**
+ * The routes named in `names` (separated by `;`), in that order, as [name, route] pairs taken from `all`;
+ * an unknown name throws, listing the known ones. For the profiling scripts' command lines.
+ */
+export function pickRoutes(all, names) {
+  return names.split(';').map((name) => {
+    const route = all[name.trim()];
+    if (route === undefined) throw new Error(`unknown route ${name}; choose from: ${Object.keys(all).join(', ')}`);
+    return [name.trim(), route];
+  });
+}
+
 export async function checkAppRoutes(server) {
   const routes = appRoutes(server);
   await checkRoute(server, routes['bare GET'], 200);
